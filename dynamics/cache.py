@@ -1,0 +1,60 @@
+"""A sliding-window KV cache over past frames.
+
+Keys are stored before the rotary embedding and rotated at use (see transformer.Attention), so
+the cache stays valid however far the window slides. Holds at most `window` frames per layer.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class KVCache:
+    def __init__(self, depth: int, window: int):
+        self.depth, self.window = depth, window
+        self.keys: list[torch.Tensor | None] = [None] * depth    # (b, k, s*n, e) per layer
+        self.values: list[torch.Tensor | None] = [None] * depth
+        self.positions = torch.zeros(0, dtype=torch.long)        # (s,) frame index of each cached frame
+        self.n = 0                                               # tokens per frame
+        self._pending: torch.Tensor | None = None
+        self.prev_x: torch.Tensor | None = None                  # (b, 1, c, h, w) newest frame, c_in-scaled
+        self.prev_c: torch.Tensor | None = None                  # (b, 1) its c_noise
+
+    @property
+    def length(self) -> int:
+        """Frames held."""
+        return len(self.positions)
+
+    def token_positions(self) -> torch.Tensor:
+        return self.positions.to(self.keys[0].device).repeat_interleave(self.n)
+
+    def begin_commit(self, positions: torch.Tensor, n: int) -> None:
+        self._pending, self.n = positions.detach().cpu().long(), n
+
+    def store(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        if self.keys[layer] is not None:
+            k = torch.cat([self.keys[layer], k], 2)
+            v = torch.cat([self.values[layer], v], 2)
+        keep = self.window * self.n
+        self.keys[layer], self.values[layer] = k[:, :, -keep:], v[:, :, -keep:]
+
+    def end_commit(self) -> None:
+        self.positions = torch.cat([self.positions, self._pending])[-self.window:]
+        self._pending = None
+
+    def clone(self) -> "KVCache":
+        c = KVCache(self.depth, self.window)
+        c.keys = [None if k is None else k.clone() for k in self.keys]
+        c.values = [None if v is None else v.clone() for v in self.values]
+        c.positions, c.n = self.positions.clone(), self.n
+        c.prev_x = None if self.prev_x is None else self.prev_x.clone()
+        c.prev_c = None if self.prev_c is None else self.prev_c.clone()
+        return c
+
+    def select(self, index: torch.Tensor) -> "KVCache":
+        """The cache of a subset of the batch (index into dim 0)."""
+        c = self.clone()
+        c.keys = [None if k is None else k[index] for k in c.keys]
+        c.values = [None if v is None else v[index] for v in c.values]
+        c.prev_x = None if c.prev_x is None else c.prev_x[index]
+        c.prev_c = None if c.prev_c is None else c.prev_c[index]
+        return c

@@ -1,0 +1,74 @@
+"""Noise parameterisation and loss: EDM (Karras et al. 2022) preconditioning around the network,
+trained with an independent noise level per frame (Diffusion Forcing, Chen et al. 2024) and the
+action dropped to null with probability `p_uncond` (classifier-free guidance, Ho & Salimans 2022).
+
+DIAMOND (Alonso et al. 2024) showed EDM keeps world-model rollouts stable with very few
+denoising steps, which is what a real-time world needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from .transformer import DynamicsTransformer
+
+
+@dataclass
+class DiffusionConfig:
+    sigma_data: float = 1.0      # latents are normalised to unit std by the autoencoder
+    p_mean: float = -0.4         # log-normal training noise distribution (EDM/DIAMOND)
+    p_std: float = 1.2
+    sigma_min: float = 2e-3      # sampling schedule
+    sigma_max: float = 5.0
+    rho: float = 7.0
+    context_noise: float = 0.1   # noise added to past frames at play time (fights drift)
+    p_uncond: float = 0.15       # action -> null at training, per frame
+    p_clean_context: float = 0.5 # clips whose past frames get only context-level noise
+
+
+class Denoiser(nn.Module):
+    """D(x; sigma) = c_skip x + c_out F(c_in x, c_noise): the EDM wrapper of the raw network."""
+
+    def __init__(self, net: DynamicsTransformer, config: DiffusionConfig):
+        super().__init__()
+        self.net, self.config = net, config
+
+    def forward(self, x_noisy, sigma, actions, action_mask, positions, cache=None, commit=False):
+        # x_noisy (b, t, c, h, w); sigma (b, t)
+        sd = self.config.sigma_data
+        s = sigma[..., None, None, None].to(x_noisy.dtype)
+        c_skip = sd ** 2 / (s ** 2 + sd ** 2)
+        c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
+        c_in = 1 / (s ** 2 + sd ** 2).sqrt()
+        c_noise = sigma.log() / 4
+        f = self.net(c_in * x_noisy, c_noise, actions, action_mask, positions, cache, commit)
+        return c_skip * x_noisy + c_out * f.to(x_noisy.dtype)
+
+
+def sample_training_sigmas(b: int, t: int, cfg: DiffusionConfig, generator=None, device=None) -> torch.Tensor:
+    """(b, t) noise levels: independent per frame; in a fraction of clips the past frames get
+    only play-time context noise, so the common play-time case (clean past, noisy present) is
+    seen often."""
+    sigma = (torch.randn(b, t, generator=generator, device=device) * cfg.p_std + cfg.p_mean).exp()
+    clean = torch.rand(b, generator=generator, device=device) < cfg.p_clean_context
+    ctx = torch.rand(b, t - 1, generator=generator, device=device) * cfg.context_noise + cfg.sigma_min
+    sigma[:, :-1] = torch.where(clean[:, None], ctx, sigma[:, :-1])
+    return sigma
+
+
+def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) -> torch.Tensor:
+    """EDM loss over every frame of clips x0 (b, t, c, h, w) with actions (b, t, a)."""
+    cfg = denoiser.config
+    b, t = x0.shape[:2]
+    sigma = sample_training_sigmas(b, t, cfg, generator, x0.device)
+    keep = torch.rand(b, t, generator=generator, device=x0.device) >= cfg.p_uncond
+    mask = has_action & keep
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+    x_noisy = x0 + sigma[..., None, None, None] * noise
+    positions = torch.arange(t, device=x0.device)
+    denoised = denoiser(x_noisy, sigma, actions, mask, positions)
+    weight = (sigma ** 2 + cfg.sigma_data ** 2) / (sigma * cfg.sigma_data) ** 2  # EDM's lambda
+    per_frame = (denoised.float() - x0.float()).pow(2).mean(dim=(2, 3, 4))       # (b, t)
+    return (weight * per_frame).mean()

@@ -1,0 +1,34 @@
+"""The dynamics preset registry: network + diffusion config + training budget, by name.
+latent_channels / latent_size / action_dim are filled in from the autoencoder and the data."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diffusion import DiffusionConfig
+from .transformer import DynamicsConfig
+
+
+@dataclass
+class DynamicsTrainConfig:
+    model: DynamicsConfig = field(default_factory=DynamicsConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    steps: int = 5000
+    batch_size: int = 32
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    ema: float = 0.999
+    sample_steps: int = 8        # default denoising steps at play time
+    guidance_scale: float = 1.5  # default CFG scale at play time
+
+
+PRESETS: dict[str, DynamicsTrainConfig] = {
+    # tests / CPU smoke: a few hundred steps in about a minute on 2 cores
+    "tiny": DynamicsTrainConfig(DynamicsConfig(patch=2, dim=64, depth=2, heads=4, context=4),
+                                steps=1200, batch_size=32, lr=2e-3, ema=0.99, sample_steps=2, guidance_scale=1.0),
+    # the shipped worlds: trained on a GPU in minutes, plays on 2 CPU cores
+    "small": DynamicsTrainConfig(DynamicsConfig(patch=2, dim=256, depth=6, heads=8, context=8),
+                                 steps=40000, batch_size=64, lr=5e-4, sample_steps=2, guidance_scale=1.0),
+    # GPU world
+    "base": DynamicsTrainConfig(DynamicsConfig(patch=2, dim=384, depth=8, heads=6, context=8),
+                                steps=20000, batch_size=64, lr=3e-4, sample_steps=8),
+}

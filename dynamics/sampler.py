@@ -1,0 +1,71 @@
+"""Samplers: turn a denoiser into the next latent frame.
+
+A sampler only sees `denoise_fn(x, sigma, action_on) -> denoised`, where x is (b', c, h, w),
+sigma a float and action_on a (b',) bool tensor (False = the null action). Whether past frames
+come from a KV cache or are recomputed is the caller's business (worldmodel.World). Every
+sampler has the signature `sampler(denoise_fn, noise, sigmas, guidance) -> x0`, so a distilled
+few-step sampler plugs in the same way.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .diffusion import DiffusionConfig
+
+DenoiseFn = Callable[[torch.Tensor, float, torch.Tensor], torch.Tensor]
+
+
+def karras_sigmas(steps: int, cfg: DiffusionConfig) -> list[float]:
+    """EDM's schedule: `steps` noise levels from sigma_max down to sigma_min, then 0."""
+    if steps < 1:
+        raise ValueError(f"need at least 1 denoising step, got {steps}")
+    if steps == 1:
+        return [cfg.sigma_max, 0.0]
+    lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
+    s = [(hi + i / (steps - 1) * (lo - hi)) ** cfg.rho for i in range(steps)]
+    return s + [0.0]
+
+
+def guided(denoise_fn: DenoiseFn, x: torch.Tensor, sigma: float, guidance: float) -> torch.Tensor:
+    """Classifier-free guidance on the action: uncond + w (cond - uncond).
+    w = 1 is the plain conditional prediction and w = 0 the unconditional one, each in one pass;
+    any other w batches both passes into one call."""
+    b = x.shape[0]
+    on = torch.ones(b, dtype=torch.bool, device=x.device)
+    if guidance == 1.0:
+        return denoise_fn(x, sigma, on)
+    if guidance == 0.0:
+        return denoise_fn(x, sigma, ~on)
+    cond, uncond = denoise_fn(torch.cat([x, x]), sigma, torch.cat([on, ~on])).chunk(2)
+    return uncond + guidance * (cond - uncond)
+
+
+@torch.no_grad()
+def euler_sample(denoise_fn: DenoiseFn, noise: torch.Tensor, sigmas: list[float], guidance: float) -> torch.Tensor:
+    """Deterministic Euler steps of the probability-flow ODE (EDM Algorithm 1 without Heun)."""
+    x = noise * sigmas[0]
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        den = guided(denoise_fn, x, s, guidance)
+        x = den if s_next == 0 else x + (x - den) / s * (s_next - s)
+    return x
+
+
+@torch.no_grad()
+def heun_sample(denoise_fn: DenoiseFn, noise: torch.Tensor, sigmas: list[float], guidance: float) -> torch.Tensor:
+    """EDM Algorithm 1 (2nd-order Heun correction), twice the cost per step of Euler."""
+    x = noise * sigmas[0]
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        den = guided(denoise_fn, x, s, guidance)
+        d = (x - den) / s
+        if s_next == 0:
+            x = den
+            continue
+        x_next = x + d * (s_next - s)
+        d2 = (x_next - guided(denoise_fn, x_next, s_next, guidance)) / s_next
+        x = x + (d + d2) / 2 * (s_next - s)
+    return x
+
+
+SAMPLERS = {"euler": euler_sample, "heun": heun_sample}

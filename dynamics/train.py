@@ -1,0 +1,177 @@
+"""Train the dynamics model on latent episodes; resumable after a kill.
+
+Every frame of the recording is encoded once by the (frozen) autoencoder and cached in
+RUN/latents.safetensors. Training samples windows of context+1 latent frames. The run folder is a
+playable world checkpoint at every save (config.json + model.safetensors, EMA weights), next to
+the resumable state (dynamics_raw.safetensors, optimizer.safetensors, train_state.json) and
+log.jsonl.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from autoencoder import frames_to_tensor
+from autoencoder.train import load_autoencoder
+from worldmodel.data import load_episodes, split_episodes, window_index
+from worldmodel.training import EMA, JsonlLog, load_optimizer, lr_at, save_optimizer
+
+from .diffusion import Denoiser, diffusion_loss
+from .presets import PRESETS, DynamicsTrainConfig
+from .transformer import DynamicsTransformer
+
+
+@torch.no_grad()
+def encode_episodes(ae, episodes, device, batch: int = 256) -> list[torch.Tensor]:
+    out = []
+    for ep in episodes:
+        zs = [ae.encode(frames_to_tensor(ep.frames[i:i + batch]).to(device)).float().cpu()
+              for i in range(0, len(ep), batch)]
+        out.append(torch.cat(zs))  # (n, c, h, w)
+    return out
+
+
+def load_or_encode(ae, episodes, out: Path, device) -> list[torch.Tensor]:
+    cache = out / "latents.safetensors"
+    if cache.is_file():
+        z = load_file(str(cache))
+        if len(z) == len(episodes) and all(z[f"ep{i}"].shape[0] == len(e) for i, e in enumerate(episodes)):
+            return [z[f"ep{i}"] for i in range(len(episodes))]
+    latents = encode_episodes(ae.to(device), episodes, device)
+    save_file({f"ep{i}": z.contiguous() for i, z in enumerate(latents)}, str(cache))
+    return latents
+
+
+def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, preset: str = "tiny",
+                   steps: int | None = None, batch_size: int | None = None, seed: int = 0,
+                   device: str | None = None, save_every: float = 120.0, progress: bool = True,
+                   overrides: dict | None = None, minutes: float | None = None) -> Path:
+    """Returns the run folder, which is a world checkpoint. `minutes` caps the run: after 50
+    steps the total is set to what fits that wall time (the LR schedule follows)."""
+    from worldmodel.world import save_world, world_config  # run folders are world checkpoints
+    if preset not in PRESETS:
+        raise ValueError(f"unknown dynamics preset {preset!r}; choose from {sorted(PRESETS)}")
+    tc: DynamicsTrainConfig = PRESETS[preset]
+    tc = replace(tc, steps=tc.steps if steps is None else steps,
+                 batch_size=tc.batch_size if batch_size is None else batch_size, **(overrides or {}))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    ae = load_autoencoder(autoencoder)
+    meta, episodes = load_episodes(data)
+    if episodes[0].frames.shape[1] != ae.config.image_size:
+        raise ValueError(f"autoencoder {autoencoder} works at {ae.config.image_size}px but {data} holds "
+                         f"{episodes[0].frames.shape[1]}px frames")
+    from accelerate import Accelerator
+    use_cuda = torch.cuda.is_available() and device != "cpu"
+    acc = Accelerator(cpu=not use_cuda, mixed_precision="bf16" if use_cuda else "no")
+    latents = load_or_encode(ae, episodes, out, acc.device)
+    train_ids, _ = split_episodes(len(episodes), seed=seed)
+    model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
+                        latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1])
+    clip = model_cfg.context + 1
+    z = [latents[i] for i in train_ids]
+    acts = [torch.from_numpy(episodes[i].actions) for i in train_ids]
+    has = [torch.from_numpy(episodes[i].has_action) for i in train_ids]
+    index = window_index([len(x) for x in z], clip)
+    if len(index) == 0:
+        raise ValueError(f"training episodes are shorter than a clip of {clip} frames; record longer episodes")
+
+    torch.manual_seed(seed)
+    denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
+    opt = torch.optim.AdamW(denoiser.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
+    ema = EMA(denoiser.net, tc.ema)
+    env_meta = {k: meta[k] for k in ("env", "size", "fps", "action_set")}
+    sampling = {"steps": tc.sample_steps, "guidance_scale": tc.guidance_scale, "sampler": "euler"}
+    config = world_config(ae.config, model_cfg, tc.diffusion, env_meta, sampling,
+                          {"preset": preset, "train": {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr,
+                                                       "seed": seed, "data": str(data), "autoencoder": str(autoencoder),
+                                                       "train_episodes": len(train_ids),
+                                                       "train_frames": int(sum(len(x) for x in z))}})
+    log = JsonlLog(out / "log.jsonl")
+    start = 0
+    total = tc.steps
+    if (out / "train_state.json").is_file():  # resume after a kill
+        state = json.loads((out / "train_state.json").read_text())
+        start, total = state["step"], state.get("total", total)
+        denoiser.net.load_state_dict(load_file(str(out / "dynamics_raw.safetensors")))
+        ema.shadow = load_file(str(out / "dynamics_ema.safetensors"))
+        load_optimizer(opt, out / "optimizer.safetensors")
+        log.write(event="resume", step=start)
+    denoiser, opt = acc.prepare(denoiser, opt)
+    gen = torch.Generator(acc.device).manual_seed(seed * 1000 + start)
+    rng = np.random.default_rng(seed * 1000 + start)
+    n_params = sum(p.numel() for p in denoiser.parameters())
+    log.write(event="start", params=n_params, windows=len(index), preset=preset)
+
+    def save(step: int):
+        net = acc.unwrap_model(denoiser).net
+        shadow = DynamicsTransformer(model_cfg)
+        shadow.load_state_dict({k: v.cpu() for k, v in ema.shadow.items()})
+        config["train"]["steps"] = total
+        # fp16 like the shipped files, so the final evaluation measures exactly what ships
+        save_world(out, {**config, "trained_steps": step}, ae, Denoiser(shadow, tc.diffusion), half=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+                  str(out / "dynamics_raw.safetensors"))
+        save_file({k: v.detach().cpu().contiguous() for k, v in ema.shadow.items()}, str(out / "dynamics_ema.safetensors"))
+        save_optimizer(opt, out / "optimizer.safetensors")
+        (out / "train_state.json").write_text(json.dumps({"step": step, "total": total}))
+        _write_start_image(out, episodes, seed)
+
+    last_save = t_start = time.time()
+    bar = tqdm(total=total, initial=start, desc=f"dynamics ({n_params / 1e6:.1f}M params)",
+               disable=not progress or not acc.is_main_process)
+    step = start
+    while step < total:
+        if minutes is not None and step == start + 50:
+            per_step = (time.time() - t_start) / 50
+            total = min(total, max(step + 1, start + 50 + int((minutes * 60 - (time.time() - t_start)) / per_step)))
+            bar.total = total
+            log.write(event="budget", minutes=minutes, seconds_per_step=per_step, total=total)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, total, tc.lr)
+        rows = index[rng.integers(0, len(index), tc.batch_size)]
+        x0 = torch.stack([z[e][s:s + clip] for e, s in rows]).to(acc.device)          # (b, t, c, h, w)
+        a = torch.stack([acts[e][s:s + clip] for e, s in rows]).to(acc.device)        # (b, t, a)
+        m = torch.stack([has[e][s:s + clip] for e, s in rows]).to(acc.device)         # (b, t)
+        with acc.autocast():
+            loss = diffusion_loss(denoiser, x0, a, m, generator=gen)
+        opt.zero_grad(set_to_none=True)
+        acc.backward(loss)
+        acc.clip_grad_norm_(denoiser.parameters(), 1.0)
+        opt.step()
+        ema.update(acc.unwrap_model(denoiser).net, step)
+        if step % 50 == 0 or step == total - 1:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            log.write(step=step, loss=loss.item(), lr=opt.param_groups[0]["lr"])
+        step += 1
+        bar.update(1)
+        if time.time() - last_save > save_every and acc.is_main_process:
+            save(step)
+            last_save = time.time()
+    bar.close()
+    if acc.is_main_process:
+        save(total)
+        log.write(event="done", step=total, seconds=round(time.time() - t_start, 1))
+    return out
+
+
+def _write_start_image(out: Path, episodes, seed: int) -> None:
+    """The first frame of a held-out episode becomes the world's start image."""
+    from PIL import Image
+    _, val = split_episodes(len(episodes), seed=seed)
+    ep = episodes[val[0] if val else 0]
+    Image.fromarray(ep.frames[0]).save(out / "start.png")
+
+
+def finalize(out: Path) -> None:
+    """Drop resumable state once a run is finished and evaluated (keeps the folder small)."""
+    for f in ("latents.safetensors", "dynamics_raw.safetensors", "dynamics_ema.safetensors", "optimizer.safetensors",
+              "optimizer.safetensors.json", "train_state.json"):
+        (out / f).unlink(missing_ok=True)

@@ -1,0 +1,231 @@
+"""The dynamics network: a transformer over latent-frame tokens.
+
+Attention is causal across frames and full within a frame (block-causal), limited to a window of
+`context` past frames, so that sampling can keep past frames in a sliding KV cache and run only
+the current frame's tokens per denoising step (Genie 2's recipe; the mask is Diffusion Forcing's
+causal mask). Each frame is conditioned, through adaLN-Zero (DiT), on its own noise level and its
+own action; a learned null-action embedding replaces the action where it is dropped, which is what
+classifier-free guidance contrasts against. Time enters only through rotary embeddings of frame
+indices (RoPE), so attention depends on how far back a frame is, not on where the clip started.
+
+einops legend (all of dynamics/):
+    b  batch (worlds or clips)      t  frames            s  frames held in the KV cache
+    c  latent channels              h, w  latent rows/cols
+    p, q  patch rows/cols           n  tokens per frame = (h/p)(w/p)
+    d  model width                  k  attention heads   e  head width (d / k)
+    a  action vector size
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
+
+from .cache import KVCache
+
+
+@dataclass
+class DynamicsConfig:
+    latent_channels: int = 4
+    latent_size: int = 8
+    action_dim: int = 25
+    patch: int = 2
+    dim: int = 128
+    depth: int = 4
+    heads: int = 4
+    context: int = 4        # past frames each frame attends to (the KV-cache window W)
+    mlp_ratio: float = 4.0
+    prev_frame: bool = True # also feed each token the previous frame's patch at the same place
+
+    def __post_init__(self):
+        if self.latent_size % self.patch:
+            raise ValueError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
+        if self.dim % self.heads or (self.dim // self.heads) % 2:
+            raise ValueError(f"dim {self.dim} must split into {self.heads} heads of even width")
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return (self.latent_size // self.patch) ** 2
+
+
+def rope(x: torch.Tensor, t_pos: torch.Tensor, side: int) -> torch.Tensor:
+    """Axial rotary embedding (RoFormer, extended to 3 axes): rotate channel pairs of
+    x (b, k, L, e) by angles from each token's frame index, row and column, so attention scores
+    depend on relative time and relative spatial offset. Tokens come in whole frames of side*side,
+    so a token's row/column follow from its index."""
+    L, e = x.shape[-2:]
+    es = (e // 3) // 2 * 2                     # channels per spatial axis
+    et = e - 2 * es                            # channels for time
+    idx = torch.arange(L, device=x.device) % (side * side)
+
+    def angles(pos, width):
+        freqs = 1.0 / (100.0 ** (torch.arange(0, width, 2, device=x.device, dtype=torch.float32) / width))
+        return pos.float()[:, None] * freqs[None]
+    ang = torch.cat([angles(t_pos, et), angles(idx // side, es), angles(idx % side, es)], dim=1)  # (L, e/2)
+    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+
+def frame_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int, n: int) -> torch.Tensor:
+    """Token mask (t*n, s*n), True = may attend: key frame j is visible from query frame i
+    when i - window <= j <= i (causal across frames, full within a frame, sliding window)."""
+    diff = q_pos[:, None] - k_pos[None, :]
+    m = (diff >= 0) & (diff <= window)
+    return m.repeat_interleave(n, 0).repeat_interleave(n, 1)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, side: int):
+        super().__init__()
+        self.heads, self.side = heads, side
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x, tok_pos, mask, cache: KVCache | None, layer: int, commit: bool):
+        # x (b, t*n, d); tok_pos (t*n,) frame index of each token
+        q, k, v = rearrange(self.qkv(x), "b l (three k e) -> three b k l e", three=3, k=self.heads)
+        q_pos, k_pos = tok_pos, tok_pos
+        if cache is not None and cache.length > 0:
+            ck, cv = cache.keys[layer], cache.values[layer]     # (b', k, s*n, e), raw (unrotated)
+            if ck.shape[0] != q.shape[0]:                       # CFG runs cond+uncond on one cache
+                ck = ck.repeat(q.shape[0] // ck.shape[0], 1, 1, 1)
+                cv = cv.repeat(q.shape[0] // cv.shape[0], 1, 1, 1)
+            k_all, v_all = torch.cat([ck, k], 2), torch.cat([cv, v], 2)
+            k_pos = torch.cat([cache.token_positions(), tok_pos])
+        else:
+            k_all, v_all = k, v
+        if commit:
+            cache.store(layer, k, v)
+        # Positions relative to the newest query frame keep the rotation angles small however long
+        # the play; RoPE scores depend only on differences, so this changes nothing in exact math.
+        ref = tok_pos.max()
+        qr, kr = rope(q, q_pos - ref, self.side), rope(k_all, k_pos - ref, self.side)
+        o = F.scaled_dot_product_attention(qr, kr, v_all, attn_mask=mask)
+        return self.out(rearrange(o, "b k l e -> b l (k e)"))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block with adaLN-Zero modulation from the per-frame condition."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: float, side: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        self.attn = Attention(dim, heads, side)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.ada = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x, cond, tok_pos, mask, cache, layer, commit):
+        # x (b, t*n, d); cond (b, t*n, d): each token carries its frame's condition
+        s1, g1, a1, s2, g2, a2 = self.ada(F.silu(cond)).chunk(6, dim=-1)
+        x = x + a1 * self.attn(self.norm1(x) * (1 + g1) + s1, tok_pos, mask, cache, layer, commit)
+        x = x + a2 * self.mlp(self.norm2(x) * (1 + g2) + s2)
+        return x
+
+
+ABSENT_C_NOISE = math.log(1e3) / 4  # c_noise of "no previous frame" (sigma = 1000: pure noise)
+
+
+def fourier_embedding(c_noise: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of the (preconditioned) noise level, (...,) -> (..., dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=c_noise.device) / half)
+    ang = c_noise.float()[..., None] * 250.0 * freqs
+    return torch.cat([ang.cos(), ang.sin()], dim=-1)
+
+
+class DynamicsTransformer(nn.Module):
+    def __init__(self, config: DynamicsConfig):
+        super().__init__()
+        self.config = cfg = config
+        d, pp = cfg.dim, cfg.latent_channels * cfg.patch ** 2
+        self.patch_in = nn.Linear(pp, d)
+        if cfg.prev_frame:
+            self.prev_in = nn.Linear(pp, d)
+            self.prev_noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+            # A direct path previous patch -> output, gated per frame by the condition: "copy the
+            # past" is there from the first step (identity init, gate 0 -> learned), and the blocks
+            # learn the correction (the motion) on top.
+            self.prev_out = nn.Linear(pp, pp)
+            nn.init.eye_(self.prev_out.weight)
+            nn.init.zeros_(self.prev_out.bias)
+            self.prev_gate = nn.Linear(d, pp)
+            nn.init.zeros_(self.prev_gate.weight)
+            nn.init.zeros_(self.prev_gate.bias)
+        self.pos_emb = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
+        self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+        self.action_mlp = nn.Sequential(nn.Linear(cfg.action_dim, d), nn.SiLU(), nn.Linear(d, d))
+        self.null_action = nn.Parameter(torch.zeros(d))
+        side = cfg.latent_size // cfg.patch
+        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, side) for _ in range(cfg.depth))
+        self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.ada_out = nn.Linear(d, 2 * d)
+        self.patch_out = nn.Linear(d, pp)
+        for m in (self.ada_out, self.patch_out):  # the network starts as the zero function (DiT)
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def frame_condition(self, c_noise, actions, action_mask):
+        """(b, t), (b, t, a), (b, t) bool -> (b, t, d). action_mask False = the null action."""
+        act = self.action_mlp(actions)
+        act = torch.where(action_mask[..., None], act, self.null_action.to(act.dtype))
+        return self.noise_mlp(fourier_embedding(c_noise, self.config.dim).to(act.dtype)) + act
+
+    def forward(self, x, c_noise, actions, action_mask, positions, cache: KVCache | None = None,
+                commit: bool = False):
+        """x (b, t, c, h, w) -> (b, t, c, h, w).
+
+        positions (t,): integer frame index of each input frame. With a cache, the input frames
+        attend to the cached ones as well; commit=True appends their keys/values to the cache."""
+        cfg = self.config
+        b, t = x.shape[:2]
+        n, p = cfg.tokens_per_frame, cfg.patch
+        tokens = rearrange(x, "b t c (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)
+        hdim = cfg.latent_size // p
+        h = self.patch_in(tokens) + self.pos_emb.repeat(t, 1)                  # (b, t*n, d)
+        cond = self.frame_condition(c_noise, actions, action_mask)             # (b, t, d)
+        if cfg.prev_frame:
+            prev_x, prev_c = self._previous(x, c_noise, cache)                 # (b, t, c, h, w), (b, t)
+            prev_tok = rearrange(prev_x, "b t c (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)
+            h = h + self.prev_in(prev_tok)
+            cond = cond + self.prev_noise_mlp(fourier_embedding(prev_c, cfg.dim).to(cond.dtype))
+        cond = cond.repeat_interleave(n, dim=1)                                # (b, t*n, d)
+        tok_pos = positions.to(x.device).repeat_interleave(n)                  # (t*n,)
+        k_pos = tok_pos if cache is None or cache.length == 0 else torch.cat([cache.token_positions(), tok_pos])
+        mask = frame_mask(positions.to(x.device), k_pos[::n], cfg.context, n)  # (t*n, (s+t)*n)
+        if commit:
+            if cache is None:
+                raise ValueError("commit=True needs a cache")
+            cache.begin_commit(positions, n)
+        for i, blk in enumerate(self.blocks):
+            h = blk(h, cond, tok_pos, mask, cache, i, commit)
+        s, g = self.ada_out(F.silu(cond)).chunk(2, dim=-1)
+        out = self.patch_out(self.norm_out(h) * (1 + g) + s)                   # (b, t*n, c*p*q)
+        if cfg.prev_frame:
+            out = out + self.prev_gate(F.silu(cond)) * self.prev_out(prev_tok)
+        if commit:
+            if cfg.prev_frame:
+                cache.prev_x, cache.prev_c = x[:, -1:].detach(), c_noise[:, -1:].detach()
+            cache.end_commit()
+        return rearrange(out, "b (t h w) (c p q) -> b t c (h p) (w q)", t=t, h=hdim, w=hdim, p=p, q=p)
+
+    def _previous(self, x, c_noise, cache):
+        """Each input frame's previous frame (already scaled by c_in) and its c_noise: shifted by
+        one within the input; the first comes from the cache, or is absent (zeros, at a noise
+        level so high that it carries no information) at the start of a clip or a play."""
+        b = x.shape[0]
+        if cache is not None and cache.prev_x is not None:
+            rep = b // cache.prev_x.shape[0]
+            first_x, first_c = cache.prev_x.repeat(rep, 1, 1, 1, 1), cache.prev_c.repeat(rep, 1)
+        else:
+            first_x = torch.zeros_like(x[:, :1])
+            first_c = torch.full_like(c_noise[:, :1], ABSENT_C_NOISE)
+        return torch.cat([first_x, x[:, :-1]], 1), torch.cat([first_c, c_noise[:, :-1]], 1)

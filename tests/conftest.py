@@ -1,0 +1,51 @@
+"""Shared fixtures: a small procedural recording and an untrained tiny world (for API tests;
+the learning test trains its own)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+
+import pytest
+import torch
+
+from autoencoder import AutoencoderConfig, build_autoencoder
+from dynamics import Denoiser, DiffusionConfig, DynamicsConfig, DynamicsTransformer
+from worldmodel.action import ACTION_DIM
+from worldmodel.data import record
+from worldmodel.envs import make_env
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def recording(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rec") / "proc"
+    record(make_env("procedural", size=32), out, episodes=4, steps=20, policy="sticky", seed=3, progress=False)
+    return out
+
+
+def make_tiny_world(path, seed: int = 0, context: int = 3):
+    from worldmodel.world import save_world, world_config
+    torch.manual_seed(seed)
+    ae_cfg = AutoencoderConfig("conv", 32, 4, 4, 8, 1)
+    ae = build_autoencoder(ae_cfg)
+    dyn_cfg = DynamicsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, patch=2, dim=32,
+                             depth=2, heads=2, context=context)
+    net = DynamicsTransformer(dyn_cfg)
+    for p in net.parameters():  # zero-init output layers would make every frame equal: randomise
+        torch.nn.init.normal_(p, std=0.05)
+    env = make_env("procedural", size=32)
+    cfg = world_config(ae_cfg, dyn_cfg, DiffusionConfig(), env.meta(), {"steps": 2, "guidance_scale": 1.5})
+    return save_world(path, cfg, ae, Denoiser(net, DiffusionConfig()))
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    path = make_tiny_world(tmp_path_factory.mktemp("world") / "tiny")
+    from PIL import Image
+    import numpy as np
+    env = make_env("procedural", size=32)
+    Image.fromarray(env.reset(0)).save(path / "start.png")
+    return path

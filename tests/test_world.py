@@ -1,0 +1,118 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from worldmodel import Action, ActionError, World
+from worldmodel.image import ImageError, fit_image
+
+
+@pytest.fixture
+def world(tiny_world):
+    return World.from_pretrained(tiny_world, seed=1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Image.new("RGBA", (50, 30), (255, 0, 0, 128)),
+    lambda: Image.new("L", (10, 70), 128),
+    lambda: Image.new("P", (40, 40)),
+    lambda: Image.new("RGB", (1, 1), (9, 9, 9)),
+    lambda: Image.new("RGB", (4000, 3000), (1, 2, 3)),
+    lambda: np.zeros((20, 20), np.uint8),
+    lambda: np.ones((20, 20, 1), np.float32),
+    lambda: np.zeros((33, 31, 4), np.uint8),
+])
+def test_reset_fits_any_image(world, make):
+    f = world.reset(make())
+    assert f.shape == (32, 32, 3) and f.dtype == np.uint8
+
+
+def test_reset_from_file_and_bytes(world, tmp_path):
+    img = Image.new("RGB", (64, 48), (10, 200, 30))
+    img.save(tmp_path / "a.png")
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG")
+    assert np.array_equal(world.reset(tmp_path / "a.png"), world.reset(str(tmp_path / "a.png")))
+    assert world.reset(buf.getvalue()).shape == (32, 32, 3)
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (b"this is not an image", "not a readable image"),
+    (b"", "empty"),
+    ("/no/such/file.png", "not found"),
+    (np.zeros((0, 5, 3), np.uint8), "shape"),
+    (np.zeros((5, 5, 2), np.uint8), "shape"),
+    (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
+    (np.full((4, 4, 3), 7.0, np.float32), r"\[0, 1\]"),
+    (np.zeros((4, 4, 3), np.int64), "uint8 or float"),
+    (12345, "cannot use"),
+    ([], "empty list"),
+])
+def test_reset_bad_images_are_clear(world, bad, msg):
+    with pytest.raises(ImageError, match=msg):
+        world.reset(bad)
+
+
+def test_truncated_png_is_clear(world, tmp_path):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(buf, format="PNG")
+    (tmp_path / "t.png").write_bytes(buf.getvalue()[:60])
+    with pytest.raises(ImageError, match="not a readable image"):
+        world.reset(tmp_path / "t.png")
+
+
+def test_step_and_batch(world):
+    with pytest.raises(RuntimeError, match="reset"):
+        world.step(Action())
+    f = world.reset()
+    g = world.step(Action.press("up"))
+    assert g.shape == (32, 32, 3) and g.dtype == np.uint8 and not np.array_equal(f, g)
+    frames = world.reset([np.zeros((8, 8, 3), np.uint8)] * 3)
+    assert frames.shape == (3, 32, 32, 3) and world.batch_size == 3
+    out = world.step([Action.press("up"), Action(), Action.press("left")])
+    assert out.shape == (3, 32, 32, 3)
+    assert world.step(Action()).shape == (3, 32, 32, 3)  # one action applies to every world
+
+
+@pytest.mark.parametrize("bad, msg", [
+    ("up", "Action"),
+    ([Action(), Action()], "2 actions for 1 world"),
+    ([3], "expected worldmodel.Action"),
+])
+def test_bad_actions_are_clear(world, bad, msg):
+    world.reset()
+    with pytest.raises(ActionError, match=msg):
+        world.step(bad)
+
+
+def test_fork_is_a_counterfactual_branch(world):
+    world.reset()
+    world.step(Action.press("up"))
+    branch = world.fork()
+    same = [world.step(Action.press("right")) for _ in range(3)]
+    again = [branch.step(Action.press("right")) for _ in range(3)]
+    for a, b in zip(same, again):
+        assert np.array_equal(a, b), "same actions from a fork give the same frames"
+    other = branch.fork()
+    x = [branch.step(Action.press("left")) for _ in range(2)]
+    y = [other.step(Action.press("space")) for _ in range(2)]
+    assert not np.array_equal(x[-1], y[-1])
+
+
+def test_settings_are_validated(tiny_world):
+    with pytest.raises(ValueError, match="steps"):
+        World.from_pretrained(tiny_world, steps=0)
+    with pytest.raises(ValueError, match="sampler"):
+        World.from_pretrained(tiny_world, sampler="magic")
+    with pytest.raises(ValueError, match="guidance"):
+        World.from_pretrained(tiny_world, guidance_scale=float("nan"))
+    with pytest.raises(ValueError, match="dtype"):
+        World.from_pretrained(tiny_world, dtype="float8")
+
+
+def test_fit_image_keeps_content_centred():
+    a = np.zeros((10, 30, 3), np.uint8)
+    a[:, 10:20] = 255  # centre square of a wide image
+    f = fit_image(a, 8)
+    assert f.mean() > 250

@@ -1,0 +1,210 @@
+"""The `worldmodel` command line. Every subcommand has --help."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EPILOG = """typical flow:
+  worldmodel record --env procedural --episodes 200 --steps 100 --out data/proc
+  worldmodel train-autoencoder --data data/proc --preset small --out runs/proc-ae
+  worldmodel train-dynamics --data data/proc --autoencoder runs/proc-ae --preset small --out runs/proc
+  worldmodel play runs/proc
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    from .checkpoint import CheckpointError
+    from .image import ImageError
+    try:
+        return args.func(args) or 0
+    except (CheckpointError, ImageError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; training runs resume from their last save when started again", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .envs import ENV_HELP
+    p = argparse.ArgumentParser(prog="worldmodel", description="World-model playground: one image becomes a world you can play.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(title="commands", metavar="COMMAND")
+
+    r = sub.add_parser("record", help="record episodes of an environment", description=
+                       "Play an environment with a policy and write episodes: lossless frames (FFV1), actions, rewards, ends.")
+    r.add_argument("--env", required=True, help=ENV_HELP)
+    r.add_argument("--episodes", type=_positive, required=True, help="number of episodes")
+    r.add_argument("--steps", type=_positive, required=True, help="max actions per episode (fewer if the game ends)")
+    r.add_argument("--policy", default="random", help="random (uniform each frame) or sticky (repeats an action ~5 frames)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the worlds and of the policy (default 0)")
+    r.add_argument("--size", type=_positive, default=64, help="frame size in pixels (square, default 64)")
+    r.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    r.set_defaults(func=cmd_record)
+
+    a = sub.add_parser("train-autoencoder", help="train a frame <-> latent autoencoder",
+                       description="Train (or fit, for pca presets) an autoencoder; prints validation PSNR. Resumes if --out holds a killed run.")
+    from autoencoder import PRESETS as AE_PRESETS
+    a.add_argument("--data", required=True, help="a folder written by `worldmodel record`")
+    a.add_argument("--preset", default="small", choices=sorted(AE_PRESETS), help="model size and budget (default small)")
+    a.add_argument("--out", required=True, help="run folder (the checkpoint)")
+    _train_args(a)
+    a.set_defaults(func=cmd_train_autoencoder)
+
+    d = sub.add_parser("train-dynamics", help="train the action-conditioned diffusion transformer",
+                       description="Train dynamics on latent episodes; the run folder becomes a playable world. "
+                                   "Evaluates rollout PSNR on held-out episodes at the end. Resumes if --out holds a killed run.")
+    from dynamics import PRESETS as DYN_PRESETS
+    d.add_argument("--data", required=True, help="a folder written by `worldmodel record`")
+    d.add_argument("--autoencoder", required=True, help="an autoencoder run folder")
+    d.add_argument("--preset", default="small", choices=sorted(DYN_PRESETS), help="model size and budget (default small)")
+    d.add_argument("--out", required=True, help="run folder (the world checkpoint)")
+    d.add_argument("--eval-starts", type=int, default=8, help="rollout starts per held-out episode in the final evaluation")
+    d.add_argument("--minutes", type=float, default=None,
+                   help="wall-time budget: after 50 steps, cut the step count to what fits (the LR schedule follows)")
+    _train_args(d)
+    d.set_defaults(func=cmd_train_dynamics)
+
+    pl = sub.add_parser("play", help="play a world in a window (or write a video with --headless)",
+                        description="Play a world with keyboard and mouse. With no CHECKPOINT, the shipped default world. "
+                                    "Without a display, falls back to --headless.")
+    pl.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint folder or shipped world name (`worldmodel list`)")
+    pl.add_argument("--checkpoint", dest="checkpoint_opt", default=None, help="same as the positional CHECKPOINT")
+    pl.add_argument("--image", default=None, help="start from this image (any size or mode) instead of the world's start frame")
+    pl.add_argument("--headless", action="store_true", help="no window: play --frames frames and write them to --out")
+    pl.add_argument("--frames", type=_positive, default=64, help="frames to play headless (default 64)")
+    pl.add_argument("--actions", default="random", choices=["random", "idle"], help="headless actions (default random)")
+    pl.add_argument("--out", default="play.mp4", help="headless output video (default play.mp4)")
+    pl.add_argument("--scale", type=_positive, default=8, help="pixel scale of the window / video (default 8)")
+    _world_args(pl)
+    pl.set_defaults(func=cmd_play)
+
+    ls = sub.add_parser("list", help="list the shipped worlds")
+    ls.set_defaults(func=cmd_list)
+    return p
+
+
+def _train_args(p):
+    p.add_argument("--steps", type=_positive, default=None, help="override the preset's number of steps")
+    p.add_argument("--batch-size", type=_positive, default=None, help="override the preset's batch size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    p.add_argument("--save-every", type=float, default=120.0, help="seconds between resumable saves (default 120)")
+
+
+def _world_args(p):
+    p.add_argument("--steps", type=_positive, default=None, help="denoising steps per frame (default: the checkpoint's)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale on the action")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+
+
+def _positive(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def cmd_record(args) -> int:
+    from .data import POLICIES, record
+    from .envs import make_env
+    if args.policy not in POLICIES:
+        raise ValueError(f"unknown policy {args.policy!r}; choose from {', '.join(POLICIES)}")
+    env = make_env(args.env, size=args.size)
+    try:
+        out = record(env, args.out, args.episodes, args.steps, args.policy, args.seed)
+    finally:
+        env.close()
+    meta = json.loads((out / "meta.json").read_text())
+    frames = sum(e["frames"] for e in meta["episodes"])
+    print(f"wrote {len(meta['episodes'])} episodes, {frames} frames of {args.env} at {args.size}px to {out}")
+    return 0
+
+
+def cmd_train_autoencoder(args) -> int:
+    from autoencoder.train import train_autoencoder
+    m = train_autoencoder(args.data, args.out, args.preset, args.steps, args.batch_size, args.seed, args.device,
+                          args.save_every)
+    print(f"autoencoder {args.preset}: validation PSNR {m['val_psnr']:.2f} dB (train {m['train_psnr']:.2f} dB) "
+          f"on {m['val_frames']} held-out frames -> {args.out}")
+    return 0
+
+
+def cmd_train_dynamics(args) -> int:
+    from dynamics.train import finalize, train_dynamics
+    out = train_dynamics(args.data, args.autoencoder, args.out, args.preset, args.steps, args.batch_size,
+                         args.seed, args.device, args.save_every, minutes=args.minutes)
+    from .data import load_episodes, split_episodes
+    from .evaluate import rollout_metrics
+    from .world import World
+    meta, eps = load_episodes(args.data)
+    _, val = split_episodes(len(eps), seed=args.seed)
+    world = World.from_pretrained(out, device=args.device)
+    m = rollout_metrics(world, [eps[i] for i in val], horizons=(1, 4, 16), per_episode=args.eval_starts,
+                        seed=args.seed, progress=True)
+    (Path(out) / "metrics.json").write_text(json.dumps(m, indent=2))
+    finalize(Path(out))
+    print(format_rollout_table(m))
+    print(f"world written to {out}; play it with: worldmodel play {out}")
+    return 0
+
+
+def format_rollout_table(m: dict) -> str:
+    hs = list(m["psnr"])
+    rows = ["| PSNR (dB) at horizon | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
+    for key, name in (("psnr", "world, real actions"), ("psnr_random_actions", "world, random actions"),
+                      ("psnr_copy_last", "copy last frame"), ("dpsnr", "dPSNR (real - random)")):
+        rows.append(f"| {name} | " + " | ".join(f"{m[key][h]:.2f}" for h in hs) + " |")
+    return "\n".join(rows)
+
+
+def cmd_play(args) -> int:
+    from .world import World
+    ckpt = args.checkpoint_opt or args.checkpoint
+    world = World.from_pretrained(ckpt, device=args.device, steps=args.steps, guidance_scale=args.guidance,
+                                  seed=args.seed)
+    start = args.image  # validated by reset()
+    headless = args.headless or not _has_display()
+    if not args.headless and headless:
+        print(f"no display found: playing headless, writing {args.frames} frames to {args.out}", file=sys.stderr)
+    if headless:
+        from play.headless import play_headless
+        out = play_headless(world, start, args.frames, args.actions, args.out, args.seed, args.scale)
+        print(f"wrote {args.frames} frames (the start frame + {args.frames - 1} generated) to {out}")
+        return 0
+    from play.pygame_app import run_window
+    return run_window(world, start, scale=args.scale)
+
+
+def _has_display() -> bool:
+    if os.environ.get("SDL_VIDEODRIVER") == "dummy":
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def cmd_list(args) -> int:
+    from .world import shipped_dir, shipped_worlds
+    import checkpoints
+    for name in shipped_worlds():
+        cfg = json.loads((shipped_dir() / name / "config.json").read_text())
+        default = " (default)" if name == checkpoints.DEFAULT else ""
+        print(f"{name}{default}: {cfg.get('env', {}).get('env', '?')} at {cfg['autoencoder']['image_size']}px")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

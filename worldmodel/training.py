@@ -1,0 +1,72 @@
+"""Bits every training loop needs: resumable run state (no pickle), a JSONL log, EMA."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
+    """Optimizer state as safetensors + JSON (torch.save would pickle)."""
+    sd = opt.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                tensors[f"{idx}.{k}"] = v.detach().cpu().contiguous()
+            else:
+                scalars[f"{idx}.{k}"] = v
+    save_file(tensors, str(path) + ".tmp")
+    os.replace(str(path) + ".tmp", path)
+    Path(str(path) + ".json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars}))
+
+
+def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
+    tensors = load_file(str(path))
+    extra = json.loads(Path(str(path) + ".json").read_text())
+    state: dict[int, dict] = {}
+    for key, v in list(tensors.items()) + list(extra["scalars"].items()):
+        idx, k = key.split(".", 1)
+        state.setdefault(int(idx), {})[k] = v
+    opt.load_state_dict({"state": state, "param_groups": extra["param_groups"]})
+
+
+class JsonlLog:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, **row) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({"time": round(time.time(), 1), **row}) + "\n")
+
+
+class EMA:
+    """Exponential moving average of weights, with the usual warm-up so short runs benefit too."""
+
+    def __init__(self, model: torch.nn.Module, decay: float = 0.999):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for k, v in model.state_dict().items():
+            if self.shadow[k].device != v.device:  # follow the model onto its device, once
+                self.shadow[k] = self.shadow[k].to(v.device)
+            if v.is_floating_point():
+                self.shadow[k].lerp_(v.detach().float(), 1 - d)
+            else:
+                self.shadow[k].copy_(v)
+
+
+def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
+    """Linear warm-up, then cosine decay to 10%."""
+    import math
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))

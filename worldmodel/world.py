@@ -1,0 +1,302 @@
+"""`World`: the one API that the pygame loop, the Gradio page and the agents all drive.
+
+    world = World.from_pretrained("procedural")     # a shipped name or a checkpoint folder
+    frame = world.reset("photo.png")                 # (H, W, 3) uint8, the image fitted to the model
+    frame = world.step(Action.press("right"))        # the next generated frame
+    other = world.fork()                             # a counterfactual branch from here
+
+Batched: `reset([img1, img2, ...])` starts B worlds and `step([a1, a2, ...])` steps them all in
+one call, returning (B, H, W, 3).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from autoencoder import Autoencoder, AutoencoderConfig, build_autoencoder, frames_to_tensor, tensor_to_frames
+from dynamics import SAMPLERS, Denoiser, DiffusionConfig, DynamicsConfig, DynamicsTransformer, KVCache, karras_sigmas
+
+from .action import ACTION_DIM, Action, ActionError, actions_to_array
+from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
+from .image import ImageError, fit_image
+
+WORLD_FORMAT = 1
+
+
+def shipped_dir() -> Path:
+    """The folder of shipped checkpoints (the repository's checkpoints/)."""
+    import checkpoints
+    return Path(checkpoints.__file__).parent
+
+
+def shipped_worlds() -> list[str]:
+    return sorted(p.name for p in shipped_dir().iterdir() if (p / "config.json").is_file())
+
+
+def resolve_checkpoint(name_or_path: str | Path | None) -> Path:
+    """A checkpoint folder from a path or the name of a shipped world (None = the default)."""
+    if name_or_path is None:
+        import checkpoints
+        name_or_path = checkpoints.DEFAULT
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    if isinstance(name_or_path, Path) or "/" in str(name_or_path) or os.sep in str(name_or_path):
+        raise CheckpointError(f"checkpoint not found: {p}")
+    if (shipped_dir() / str(name_or_path)).is_dir():
+        return shipped_dir() / str(name_or_path)
+    raise CheckpointError(f"no checkpoint folder or shipped world named {str(name_or_path)!r}; "
+                          f"shipped worlds: {', '.join(shipped_worlds()) or 'none'}")
+
+
+def world_config(ae: AutoencoderConfig, dyn: DynamicsConfig, diff: DiffusionConfig, env: dict,
+                 sampling: dict, extra: dict | None = None) -> dict:
+    return {"kind": "world", "format": WORLD_FORMAT, "autoencoder": asdict(ae), "dynamics": asdict(dyn),
+            "diffusion": asdict(diff), "sampling": sampling, "env": env, **(extra or {})}
+
+
+def save_world(path, config: dict, autoencoder: Autoencoder, denoiser: Denoiser, half: bool = False,
+               card: str | None = None) -> Path:
+    tensors = {f"autoencoder.{k}": v for k, v in autoencoder.state_dict().items()}
+    tensors |= {f"dynamics.{k}": v for k, v in denoiser.net.state_dict().items()}
+    return save_checkpoint(path, config, tensors, half=half, card=card)
+
+
+def load_world_parts(path: Path) -> tuple[dict, Autoencoder, Denoiser]:
+    config, tensors = load_checkpoint(path)
+    if config.get("kind") != "world":
+        raise CheckpointError(f"{path} is a {config.get('kind', 'unknown')!r} checkpoint, not a world "
+                              "(train dynamics on top of an autoencoder to get a playable world)")
+    try:
+        ae = build_autoencoder(AutoencoderConfig(**config["autoencoder"]))
+        net = DynamicsTransformer(DynamicsConfig(**config["dynamics"]))
+        diff = DiffusionConfig(**config["diffusion"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}/config.json does not describe a valid world: {e}") from e
+    load_into(ae, tensors, "autoencoder.", str(path))
+    load_into(net, tensors, "dynamics.", str(path))
+    if net.config.action_dim != ACTION_DIM:
+        raise CheckpointError(f"{path} was trained with {net.config.action_dim}-dim actions, this version uses {ACTION_DIM}")
+    return config, ae.eval(), Denoiser(net, diff).eval()
+
+
+class World:
+    def __init__(self, autoencoder: Autoencoder, denoiser: Denoiser, config: dict, *, device=None,
+                 dtype: str | torch.dtype | None = None, steps: int | None = None,
+                 guidance_scale: float | None = None, sampler: str | None = None,
+                 context_noise: float | None = None, seed: int = 0, kv_cache: bool = True,
+                 path: Path | None = None):
+        self.config, self.path = config, path
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.dtype = _dtype(dtype, self.device)
+        self.autoencoder = autoencoder.to(self.device)
+        self.denoiser = denoiser.to(self.device)
+        sampling = config.get("sampling", {})
+        self.steps = int(steps if steps is not None else sampling.get("steps", 8))
+        self.guidance_scale = float(guidance_scale if guidance_scale is not None else sampling.get("guidance_scale", 1.0))
+        self.sampler = sampler or sampling.get("sampler", "euler")
+        self.context_noise = float(context_noise if context_noise is not None else denoiser.config.context_noise)
+        self.kv_cache = kv_cache  # False: recompute every past frame at every step (reference, slow)
+        self.seed = seed
+        self._validate_settings()
+        self._state: dict | None = None
+
+    # ----- construction -------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, name_or_path=None, **settings) -> "World":
+        """Load a world by shipped name (`worldmodel list`) or checkpoint folder. Settings:
+        device, dtype, steps, guidance_scale, sampler, context_noise, seed, kv_cache."""
+        path = resolve_checkpoint(name_or_path)
+        config, ae, den = load_world_parts(path)
+        return cls(ae, den, config, path=path, **settings)
+
+    # ----- properties ---------------------------------------------------------------------
+    @property
+    def resolution(self) -> tuple[int, int]:
+        s = self.autoencoder.config.image_size
+        return (s, s)
+
+    @property
+    def fps(self) -> float:
+        return float(self.config.get("env", {}).get("fps", 15.0))
+
+    @property
+    def action_set(self) -> list[Action]:
+        """The native actions of the game this world was learned from, as `Action`s."""
+        return [Action.press(*keys) for keys in self.config.get("env", {}).get("action_set", [[]])]
+
+    @property
+    def batch_size(self) -> int:
+        return 0 if self._state is None else self._state["frames"].shape[0]
+
+    @property
+    def frame(self) -> np.ndarray:
+        """The current frame(s), as last returned by reset/step."""
+        self._require_reset()
+        f = self._state["frames"]
+        return f if self._state["batched"] else f[0]
+
+    @property
+    def latent(self):
+        """The latent frame(s) (b, c, h, w) behind the last generated frame (None after reset)."""
+        self._require_reset()
+        return self._state.get("latent")
+
+    def start_image(self) -> np.ndarray | None:
+        """The shipped start frame of this world (start.png in the checkpoint), if any."""
+        if self.path is not None and (self.path / "start.png").is_file():
+            return fit_image(self.path / "start.png", self.resolution[0])
+        return None
+
+    # ----- playing ------------------------------------------------------------------------
+    @torch.no_grad()
+    def reset(self, image=None, *, seed: int | None = None) -> np.ndarray:
+        """Start from an image (path, bytes, PIL image or array; any size or mode) or a list of
+        them for a batch of worlds. None = the checkpoint's start image."""
+        batched = isinstance(image, (list, tuple))
+        images = list(image) if batched else [image]
+        if not images:
+            raise ImageError("reset() got an empty list of images")
+        size = self.resolution[0]
+        frames = []
+        for img in images:
+            if img is None:
+                img = self.start_image()
+                if img is None:
+                    raise ImageError("this checkpoint has no start.png; pass an image to reset()")
+            frames.append(fit_image(img, size))
+        frames = np.stack(frames)                                              # (b, H, W, 3)
+        gen = torch.Generator(self.device).manual_seed(self.seed if seed is None else int(seed))
+        b = len(frames)
+        self._state = {"frames": frames, "batched": batched, "generator": gen, "position": 0,
+                       "cache": KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context),
+                       "history": None}
+        with self._autocast():
+            z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (b, c, h, w)
+        self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
+                     torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
+        return frames if batched else frames[0]
+
+    @torch.no_grad()
+    def step(self, action) -> np.ndarray:
+        """Advance every world one frame. `action`: one Action (applied to all worlds) or a list
+        with one Action per world. Returns (H, W, 3) uint8, or (B, H, W, 3) for a batch."""
+        self._require_reset()
+        st = self._state
+        b = st["frames"].shape[0]
+        acts = self._actions(action, b)                                        # (b, a)
+        on = torch.ones(b, dtype=torch.bool, device=self.device)
+        cfg = self.autoencoder.config
+        shape = (b, self.autoencoder.config.latent_channels, cfg.latent_size, cfg.latent_size)
+        noise = torch.randn(shape, generator=st["generator"], device=self.device)
+        pos = st["position"] + 1
+
+        def denoise_fn(x, sigma, action_on):                                   # x (b', c, h, w)
+            rep = x.shape[0] // b
+            return self._denoise(x, sigma, acts.repeat(rep, 1), action_on, pos)
+
+        sigmas = karras_sigmas(self.steps, self.denoiser.config)
+        with self._autocast():
+            z = SAMPLERS[self.sampler](denoise_fn, noise, sigmas, self.guidance_scale).float()
+            self._commit(z, acts, on, pos)
+            frames = tensor_to_frames(self.autoencoder.decode(z).float().clamp(-1, 1)).cpu().numpy()
+        st["frames"], st["latent"] = frames, z
+        return frames if st["batched"] else frames[0]
+
+    def fork(self) -> "World":
+        """An independent copy of this world's state (same weights): a counterfactual branch.
+        Stepping the fork with the same actions gives the same frames as the original."""
+        self._require_reset()
+        st = self._state
+        other = object.__new__(World)
+        other.__dict__.update(self.__dict__)
+        gen = torch.Generator(self.device)
+        gen.set_state(st["generator"].get_state())
+        hist = st["history"]
+        other._state = {**st, "frames": st["frames"].copy(), "generator": gen, "cache": st["cache"].clone(),
+                        "history": None if hist is None else {k: v.clone() for k, v in hist.items()}}
+        return other
+
+    # ----- internals ----------------------------------------------------------------------
+    def _denoise(self, x, sigma, acts, action_on, pos):
+        """Denoise the current frame x (b', c, h, w) at noise level sigma, given the past."""
+        bb = x.shape[0]
+        sig = torch.full((bb, 1), float(sigma), device=self.device)
+        st = self._state
+        if self.kv_cache:
+            out = self.denoiser(x[:, None], sig, acts[:, None], action_on[:, None],
+                                torch.tensor([pos]), cache=st["cache"])
+            return out[:, 0].float()
+        h = st["history"]                                                      # past frames, recomputed
+        rep = bb // h["x"].shape[0]
+        xs = torch.cat([h["x"].repeat(rep, 1, 1, 1, 1), x[:, None]], 1)       # (b', s+1, c, h, w)
+        sigs = torch.cat([h["sigma"].repeat(rep, 1), sig], 1)
+        a = torch.cat([h["actions"].repeat(rep, 1, 1), acts[:, None]], 1)
+        m = torch.cat([h["mask"].repeat(rep, 1), action_on[:, None]], 1)
+        p = torch.cat([h["positions"], torch.tensor([pos])])
+        return self.denoiser(xs, sigs, a, m, p)[:, -1].float()
+
+    def _commit(self, z, acts, mask, pos: int):
+        """Make the finished latent frame z (b, c, h, w) part of the past: noised to the context
+        noise level (as in training), its keys/values computed once and cached."""
+        st = self._state
+        sigma_ctx = max(self.context_noise, self.denoiser.config.sigma_min)
+        eps = torch.randn(z.shape, generator=st["generator"], device=self.device)
+        x = (z + sigma_ctx * eps)[:, None]                                     # (b, 1, c, h, w)
+        sig = torch.full((z.shape[0], 1), sigma_ctx, device=self.device)
+        pos = torch.tensor([pos])
+        if self.kv_cache:
+            with self._autocast():
+                self.denoiser(x, sig, acts[:, None], mask[:, None], pos, cache=st["cache"], commit=True)
+        else:
+            new = {"x": x, "sigma": sig, "actions": acts[:, None], "mask": mask[:, None], "positions": pos}
+            h = st["history"]
+            st["history"] = new if h is None else {k: torch.cat([h[k], new[k]], 0 if k == "positions" else 1)
+                                                   for k in new}
+        st["position"] = int(pos)
+
+    def _actions(self, action, b: int) -> torch.Tensor:
+        if isinstance(action, Action):
+            actions = [action] * b
+        elif isinstance(action, (list, tuple)):
+            actions = list(action)
+            if len(actions) != b:
+                raise ActionError(f"got {len(actions)} actions for {b} world(s)")
+        else:
+            raise ActionError(f"step() takes a worldmodel.Action or a list of them, got {type(action).__name__}")
+        return torch.from_numpy(actions_to_array(actions)).to(self.device)
+
+    def _require_reset(self):
+        if self._state is None:
+            raise RuntimeError("call world.reset(image) before step()/fork()")
+
+    def _validate_settings(self):
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not np.isfinite(self.guidance_scale):
+            raise ValueError(f"guidance_scale must be finite, got {self.guidance_scale}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; choose from {sorted(SAMPLERS)}")
+        if not 0 <= self.context_noise < 10:
+            raise ValueError(f"context_noise must be in [0, 10), got {self.context_noise}")
+
+    def _autocast(self):
+        if self.dtype == torch.float32:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+def _dtype(dtype, device: torch.device) -> torch.dtype:
+    if dtype is None:
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    if isinstance(dtype, str):
+        table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+                 "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}
+        if dtype not in table:
+            raise ValueError(f"unknown dtype {dtype!r}; choose from {sorted(table)}")
+        return table[dtype]
+    return dtype
