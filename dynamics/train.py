@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from autoencoder import frames_to_tensor
 from autoencoder.train import load_autoencoder
+from worldmodel.checkpoint import CheckpointError
 from worldmodel.data import load_episodes, split_episodes, window_index
 from worldmodel.training import EMA, JsonlLog, load_optimizer, lr_at, save_optimizer
 
@@ -62,12 +63,15 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     tc = replace(tc, steps=tc.steps if steps is None else steps,
                  batch_size=tc.batch_size if batch_size is None else batch_size, **(overrides or {}))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    ae = load_autoencoder(autoencoder)
-    meta, episodes = load_episodes(data)
+    meta, episodes = load_episodes(data)          # check the inputs before creating anything
+    try:
+        ae = load_autoencoder(autoencoder)
+    except CheckpointError as e:
+        raise CheckpointError(f"--autoencoder: {e}") from e
     if episodes[0].frames.shape[1] != ae.config.image_size:
         raise ValueError(f"autoencoder {autoencoder} works at {ae.config.image_size}px but {data} holds "
                          f"{episodes[0].frames.shape[1]}px frames")
+    out.mkdir(parents=True, exist_ok=True)
     from accelerate import Accelerator
     use_cuda = torch.cuda.is_available() and device != "cpu"
     acc = Accelerator(cpu=not use_cuda, mixed_precision="bf16" if use_cuda else "no")
@@ -99,7 +103,8 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     total = tc.steps
     if (out / "train_state.json").is_file():  # resume after a kill
         state = json.loads((out / "train_state.json").read_text())
-        start, total = state["step"], state.get("total", total)
+        start = state["step"]
+        total = total if steps is not None else state.get("total", total)  # an explicit --steps wins
         denoiser.net.load_state_dict(load_file(str(out / "dynamics_raw.safetensors")))
         ema.shadow = load_file(str(out / "dynamics_ema.safetensors"))
         load_optimizer(opt, out / "optimizer.safetensors")

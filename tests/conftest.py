@@ -49,3 +49,11 @@ def tiny_world(tmp_path_factory):
     env = make_env("procedural", size=32)
     Image.fromarray(env.reset(0)).save(path / "start.png")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ae(recording, tmp_path_factory):
+    from autoencoder.train import train_autoencoder
+    out = tmp_path_factory.mktemp("ae") / "pca"
+    train_autoencoder(recording, out, "pca-tiny", progress=False)
+    return out

@@ -57,3 +57,12 @@ def test_play_headless_bad_image(tiny_world, tmp_path, capsys):
     code, _, err = run(["play", str(tiny_world), "--headless", "--image", str(tmp_path / "notes.txt"),
                         "--out", str(tmp_path / "x.mp4")], capsys)
     assert code == 2 and "not a readable image" in err
+
+
+def test_train_dynamics_checks_inputs_before_writing(tmp_path, capsys, recording):
+    code, _, err = run(["train-dynamics", "--data", str(tmp_path / "nodata"), "--autoencoder", str(tmp_path / "noae"),
+                        "--preset", "tiny", "--out", str(tmp_path / "w")], capsys)
+    assert code == 2 and "not a recording" in err and not (tmp_path / "w").exists()
+    code, _, err = run(["train-dynamics", "--data", str(recording), "--autoencoder", str(tmp_path / "noae"),
+                        "--preset", "tiny", "--out", str(tmp_path / "w")], capsys)
+    assert code == 2 and "--autoencoder: checkpoint not found" in err and not (tmp_path / "w").exists()

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train_args(p):
     p.add_argument("--steps", type=_positive, default=None, help="override the preset's number of steps")
     p.add_argument("--batch-size", type=_positive, default=None, help="override the preset's batch size")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and the batches (default 0)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     p.add_argument("--save-every", type=float, default=120.0, help="seconds between resumable saves (default 120)")
 
@@ -103,7 +103,7 @@ def _train_args(p):
 def _world_args(p):
     p.add_argument("--steps", type=_positive, default=None, help="denoising steps per frame (default: the checkpoint's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale on the action")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise and of random actions (default 0)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
 
 

@@ -41,8 +41,10 @@ def _open(data: bytes, what: str) -> Image.Image:
         img.load()
     except ImageError:
         raise
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{what} is not a readable image ({type(e).__name__}: {e})") from e
+    except UnidentifiedImageError as e:
+        raise ImageError(f"{what} is not a readable image (not a format Pillow knows)") from e
+    except (OSError, Image.DecompressionBombError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{what} is not a readable image (truncated or corrupt: {e})") from e
     return img
 
 
