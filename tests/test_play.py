@@ -1,7 +1,5 @@
 """The pygame window, driven by synthetic events on SDL's dummy video driver."""
-import numpy as np
 import pygame
-import pytest
 
 from play import pygame_app
 from worldmodel import World

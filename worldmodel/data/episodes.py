@@ -11,7 +11,6 @@ npz files are read with allow_pickle=False, so a recording cannot run code eithe
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +129,3 @@ def load_episodes(root: str | Path, progress: bool = False) -> tuple[dict, list[
         raise ValueError(f"{root} holds no episodes")
     return meta, eps
 
-
-def remove_recording(root: str | Path) -> None:
-    shutil.rmtree(root)
