@@ -57,3 +57,31 @@ def test_atari_actions_map_both_ways():
     frame, reward, done = env.step(Action.press("space"))
     assert frame.shape == (32, 32, 3) and isinstance(reward, float) and isinstance(done, bool)
     env.close()
+
+
+def test_doom_keyboard_moves_mouse_turns_and_cwd_stays_clean(tmp_path, monkeypatch):
+    pytest.importorskip("vizdoom")
+    from worldmodel.action import Action, action_from_json, action_to_json
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env = make_env("vizdoom:E1M1", size=32)
+    try:
+        assert env.native_action(Action.press("w")) == 1
+        assert env.native_action(Action(mouse_dx=-30)) == 5 and env.native_action(Action(mouse_dx=30)) == 6
+        assert env.native_action(Action.press("left")) == 5
+        assert env.native_action(Action(keys=frozenset({"w"}), mouse_dx=20)) == 8
+        assert env.native_action(Action(buttons=frozenset({"left"}))) == 9
+        assert env.native_action(Action(mouse_dx=2)) == 0           # a trembling hand is not a turn
+        # the stored action set round-trips, mouse included (checkpoints keep it as JSON)
+        assert [action_from_json(action_to_json(a)) for a in env.action_set] == env.action_set
+        start = env.reset(seed=0)
+        assert start.shape == (32, 32, 3) and start.dtype == np.uint8
+        turned = start
+        for _ in range(3):
+            turned, _, _ = env.step(Action(mouse_dx=30))
+        assert np.abs(turned.astype(int) - start).mean() > 5      # turning changes the view
+        again = env.reset(seed=0)
+        assert np.array_equal(again, start)                        # same seed, same start
+    finally:
+        env.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no _vizdoom.ini / _vizdoom/ in cwd

@@ -131,4 +131,19 @@ def actions_to_array(actions: Iterable[Action]) -> np.ndarray:
     return np.stack([a.to_vector() for a in actions])
 
 
+def action_to_json(a: Action):
+    """How checkpoints and recordings store a native action: its sorted keys, or a dict when the
+    action also moves the mouse or holds a button (first-person games)."""
+    if not (a.mouse_dx or a.mouse_dy or a.buttons):
+        return sorted(a.keys)
+    return {"keys": sorted(a.keys), "mouse_dx": a.mouse_dx, "mouse_dy": a.mouse_dy, "buttons": sorted(a.buttons)}
+
+
+def action_from_json(x) -> Action:
+    if isinstance(x, dict):
+        return Action(keys=frozenset(x.get("keys", ())), mouse_dx=x.get("mouse_dx", 0.0),
+                      mouse_dy=x.get("mouse_dy", 0.0), buttons=frozenset(x.get("buttons", ())))
+    return Action.press(*x)
+
+
 IDLE = Action()

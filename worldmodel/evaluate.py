@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from .action import Action
 from .data import Episode
-from .metrics import mean_psnr
+from .metrics import mean_psnr, mean_ssim
 
 
 def rollout_starts(episodes: list[Episode], horizon: int, per_episode: int) -> list[tuple[int, int]]:
@@ -26,30 +26,56 @@ def rollout_starts(episodes: list[Episode], horizon: int, per_episode: int) -> l
     return pairs
 
 
-def rollout_metrics(world, episodes: list[Episode], horizons=(1, 4, 16), per_episode: int = 4,
-                    seed: int = 0, batch: int = 32, progress: bool = False) -> dict:
-    """PSNR at each horizon with real actions, random actions, and of copy-last; dpsnr = real - random."""
-    horizons = sorted(int(h) for h in horizons)
-    hmax = horizons[-1]
-    starts = rollout_starts(episodes, hmax, per_episode)
+def run_rollouts(world, episodes: list[Episode], starts: list[tuple[int, int]], hmax: int, seed: int = 0,
+                 batch: int = 32, progress: bool = False) -> dict[str, np.ndarray]:
+    """Play `hmax` steps from each (episode, start) real frame, with the real and with random actions.
+
+    Returns uint8 arrays: "real" (n, hmax+1, H, W, 3) (frame 0 is the start frame), and the
+    generated frames "psnr" (real actions) and "psnr_random_actions", each (n, hmax, H, W, 3)."""
     rng = np.random.default_rng(seed)
     action_set = world.action_set
-    scores = {"psnr": [], "psnr_random_actions": [], "psnr_copy_last": []}  # lists of (gen, real) pairs
+    out = {"real": [], "psnr": [], "psnr_random_actions": []}
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="rollouts", disable=not progress):
         real = np.stack([episodes[e].frames[s:s + hmax + 1] for e, s in chunk])        # (b, hmax+1, H, W, 3)
         real_acts = [[Action.from_vector(episodes[e].actions[s + t]) for e, s in chunk] for t in range(1, hmax + 1)]
         rand_acts = [[action_set[i] for i in rng.integers(0, len(action_set), len(chunk))] for _ in range(hmax)]
+        out["real"].append(real)
         for key, acts in (("psnr", real_acts), ("psnr_random_actions", rand_acts)):
             world.reset(list(real[:, 0]), seed=seed)
-            gen = np.stack([world.step(a) for a in acts], 1)                             # (b, hmax, H, W, 3)
-            scores[key].append((gen, real[:, 1:]))
-        scores["psnr_copy_last"].append((np.broadcast_to(real[:, :1], real[:, 1:].shape), real[:, 1:]))
-    out = {}
-    for key, pairs in scores.items():
-        gen = np.concatenate([g for g, _ in pairs])
-        real = np.concatenate([r for _, r in pairs])
-        out[key] = {str(h): mean_psnr(gen[:, h - 1], real[:, h - 1]) for h in horizons}
+            out[key].append(np.stack([world.step(a) for a in acts], 1))                 # (b, hmax, H, W, 3)
+    return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def score_rollouts(rollouts: dict[str, np.ndarray], horizons, with_ssim: bool = False) -> dict:
+    """PSNR (of the mean MSE) at each horizon for the world with real / random actions and for
+    copy-last (repeat the start frame); dpsnr = real - random; optionally SSIM of the world."""
+    real = rollouts["real"]
+    target = real[:, 1:]
+    gens = {"psnr": rollouts["psnr"], "psnr_random_actions": rollouts["psnr_random_actions"],
+            "psnr_copy_last": np.broadcast_to(real[:, :1], target.shape)}
+    out = {key: {str(h): mean_psnr(g[:, h - 1], target[:, h - 1]) for h in horizons} for key, g in gens.items()}
     out["dpsnr"] = {str(h): out["psnr"][str(h)] - out["psnr_random_actions"][str(h)] for h in horizons}
-    out["rollouts"] = len(starts)
+    if with_ssim:
+        out["ssim"] = {str(h): mean_ssim(rollouts["psnr"][:, h - 1], target[:, h - 1]) for h in horizons}
+        out["ssim_copy_last"] = {str(h): mean_ssim(real[:, 0], target[:, h - 1]) for h in horizons}
+    out["rollouts"] = len(real)
     return out
+
+
+def psnr_curves(rollouts: dict[str, np.ndarray]) -> dict[str, list[float]]:
+    """PSNR at every horizon 1..hmax, for plots."""
+    real = rollouts["real"]
+    target = real[:, 1:]
+    gens = {"psnr": rollouts["psnr"], "psnr_random_actions": rollouts["psnr_random_actions"],
+            "psnr_copy_last": np.broadcast_to(real[:, :1], target.shape)}
+    return {k: [mean_psnr(g[:, t], target[:, t]) for t in range(target.shape[1])] for k, g in gens.items()}
+
+
+def rollout_metrics(world, episodes: list[Episode], horizons=(1, 4, 16), per_episode: int = 4,
+                    seed: int = 0, batch: int = 32, progress: bool = False, with_ssim: bool = False) -> dict:
+    """PSNR at each horizon with real actions, random actions, and of copy-last; dpsnr = real - random."""
+    horizons = sorted(int(h) for h in horizons)
+    starts = rollout_starts(episodes, horizons[-1], per_episode)
+    rollouts = run_rollouts(world, episodes, starts, horizons[-1], seed, batch, progress)
+    return score_rollouts(rollouts, horizons, with_ssim)

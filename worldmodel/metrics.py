@@ -30,3 +30,47 @@ def mean_psnr(a, b) -> float:
         raise ValueError(f"psnr of frames of different shapes {a.shape} and {b.shape}")
     mse = float(np.mean((a - b) ** 2))
     return float(min(MAX_PSNR, 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))))
+
+
+def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    return g[:, None] * g[None, :]
+
+
+def ssim(a, b, batch: int = 256) -> np.ndarray:
+    """Per-frame SSIM (Wang et al. 2004) of (..., H, W, 3) uint8 frames: 11x11 Gaussian window
+    (sigma 1.5), K1=0.01, K2=0.03, data range 255, computed per colour channel over the 'valid'
+    region and averaged. Identical frames give 1.0. Returns shape (...)."""
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"ssim of frames of different shapes {a.shape} and {b.shape}")
+    lead = a.shape[:-3]
+    h, w = a.shape[-3:-1]
+    a = a.reshape(-1, h, w, 3)
+    b = b.reshape(-1, h, w, 3)
+    size = min(11, h, w)
+    win = _gaussian_window(size).expand(3, 1, size, size)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    out = []
+    for i in range(0, len(a), batch):
+        x = torch.from_numpy(a[i:i + batch].astype(np.float64)).permute(0, 3, 1, 2)
+        y = torch.from_numpy(b[i:i + batch].astype(np.float64)).permute(0, 3, 1, 2)
+
+        def blur(t):
+            return torch.nn.functional.conv2d(t, win, groups=3)
+
+        mx, my = blur(x), blur(y)
+        vx = blur(x * x) - mx * mx
+        vy = blur(y * y) - my * my
+        cxy = blur(x * y) - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+        out.append(s.mean((1, 2, 3)).numpy())
+    return np.concatenate(out).reshape(lead)
+
+
+def mean_ssim(a, b) -> float:
+    """Mean SSIM over all compared frames."""
+    return float(np.mean(ssim(a, b)))

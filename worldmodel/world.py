@@ -20,7 +20,7 @@ import torch
 from autoencoder import Autoencoder, AutoencoderConfig, build_autoencoder, frames_to_tensor, tensor_to_frames
 from dynamics import SAMPLERS, Denoiser, DiffusionConfig, DynamicsConfig, DynamicsTransformer, KVCache, karras_sigmas
 
-from .action import ACTION_DIM, Action, ActionError, actions_to_array
+from .action import ACTION_DIM, Action, ActionError, action_from_json, actions_to_array
 from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
 from .image import ImageError, fit_image
 
@@ -127,7 +127,24 @@ class World:
     @property
     def action_set(self) -> list[Action]:
         """The native actions of the game this world was learned from, as `Action`s."""
-        return [Action.press(*keys) for keys in self.config.get("env", {}).get("action_set", [[]])]
+        return [action_from_json(a) for a in self.config.get("env", {}).get("action_set", [[]])]
+
+    def settings(self) -> dict:
+        """The sampling settings in use (what a report should quote)."""
+        return {"steps": self.steps, "guidance_scale": self.guidance_scale, "sampler": self.sampler,
+                "context_noise": self.context_noise}
+
+    @torch.no_grad()
+    def reconstruct(self, frames: np.ndarray, batch: int = 256) -> np.ndarray:
+        """The autoencoder alone: encode and decode (n, H, W, 3) uint8 frames (its quality is the
+        ceiling of everything the world generates)."""
+        out = []
+        for i in range(0, len(frames), batch):
+            x = frames_to_tensor(np.asarray(frames[i:i + batch])).to(self.device)
+            with self._autocast():
+                y = self.autoencoder.decode(self.autoencoder.encode(x))
+            out.append(tensor_to_frames(y.float().clamp(-1, 1)).cpu().numpy())
+        return np.concatenate(out)
 
     @property
     def batch_size(self) -> int:
@@ -145,6 +162,27 @@ class World:
         """The latent frame(s) (b, c, h, w) behind the last generated frame (None after reset)."""
         self._require_reset()
         return self._state.get("latent")
+
+    def state_bytes(self) -> int:
+        """Bytes of tensors the world keeps between steps (KV cache, history): bounded by the
+        context window with the KV cache; grows with every frame in the kv_cache=False reference."""
+        self._require_reset()
+
+        def size(x, seen):
+            if id(x) in seen:
+                return 0
+            seen.add(id(x))
+            if isinstance(x, torch.Tensor):
+                return x.numel() * x.element_size()
+            if isinstance(x, dict):
+                return sum(size(v, seen) for v in x.values())
+            if isinstance(x, (list, tuple)):
+                return sum(size(v, seen) for v in x)
+            if hasattr(x, "__dict__") and not isinstance(x, torch.Generator):
+                return size(vars(x), seen)
+            return 0
+
+        return size(self._state, set())
 
     def start_image(self) -> np.ndarray | None:
         """The shipped start frame of this world (start.png in the checkpoint), if any."""

@@ -2,12 +2,13 @@
 
     procedural            the built-in numpy world
     atari:GAME            an Atari game through ale-py, e.g. atari:Breakout
+    vizdoom:MAP           a first-person ViZDoom (freedoom) map, e.g. vizdoom:E1M1
 """
 from __future__ import annotations
 
 from .base import Env
 
-ENV_HELP = "procedural | atari:GAME (e.g. atari:Breakout, atari:Boxing)"
+ENV_HELP = "procedural | atari:GAME (e.g. atari:Breakout, atari:Boxing) | vizdoom:MAP (e.g. vizdoom:E1M1)"
 
 
 def make_env(spec: str, size: int = 64) -> Env:
@@ -18,6 +19,9 @@ def make_env(spec: str, size: int = 64) -> Env:
     if kind == "atari" and arg:
         from .atari import AtariEnv
         return AtariEnv(arg, size=size)
+    if kind == "vizdoom" and arg:
+        from .doom import DoomEnv
+        return DoomEnv(arg, size=size)
     raise ValueError(f"unknown environment {spec!r}; expected {ENV_HELP}")
 
 

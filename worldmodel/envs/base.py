@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 from PIL import Image
 
-from ..action import Action
+from ..action import Action, action_to_json
 
 
 class Env(ABC):
@@ -58,7 +58,7 @@ class Env(ABC):
 
     def meta(self) -> dict:
         return {"env": self.name, "size": self.size, "fps": self.fps,
-                "action_set": [sorted(a.keys) for a in self.action_set]}
+                "action_set": [action_to_json(a) for a in self.action_set]}
 
 
 _WASD = {"w": "up", "a": "left", "s": "down", "d": "right"}

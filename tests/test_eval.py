@@ -1,0 +1,150 @@
+"""The fidelity report: metric code on known inputs, the collapse rule on synthetic cases, and
+`worldmodel eval` end to end on a tiny (untrained) world."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from worldmodel.metrics import mean_psnr, mean_ssim, psnr, ssim
+from worldmodel.stability import CollapseRule, check_collapse
+
+
+def _frames(n, seed=0, size=32):
+    return np.random.default_rng(seed).integers(0, 256, (n, size, size, 3), dtype=np.uint8)
+
+
+def test_psnr_and_ssim_of_identical_frames():
+    a = _frames(4)
+    assert mean_psnr(a, a) == 100.0
+    assert np.allclose(psnr(a, a), 100.0)
+    assert np.allclose(ssim(a, a), 1.0)
+    assert mean_ssim(a, a) == pytest.approx(1.0)
+
+
+def test_psnr_of_a_known_noise_level():
+    # a constant offset of 16 grey levels: MSE 256 -> 10 log10(255^2 / 256) = 24.05 dB
+    a = np.full((3, 16, 16, 3), 100, np.uint8)
+    b = a + np.uint8(16)
+    assert mean_psnr(a, b) == pytest.approx(10 * np.log10(255 ** 2 / 256), abs=1e-9)
+    # Gaussian noise of std 10 (clipping negligible around 128): about 28.1 dB
+    rng = np.random.default_rng(0)
+    c = np.full((8, 32, 32, 3), 128.0)
+    d = np.clip(np.round(c + rng.normal(0, 10, c.shape)), 0, 255).astype(np.uint8)
+    assert mean_psnr(c.astype(np.uint8), d) == pytest.approx(20 * np.log10(255 / 10), abs=0.15)
+
+
+def test_ssim_falls_with_noise():
+    rng = np.random.default_rng(1)
+    base = np.clip(rng.normal(128, 40, (2, 32, 32, 3)), 0, 255).astype(np.uint8)
+    little = np.clip(base + rng.normal(0, 5, base.shape), 0, 255).astype(np.uint8)
+    lots = np.clip(base + rng.normal(0, 40, base.shape), 0, 255).astype(np.uint8)
+    assert 1.0 > mean_ssim(base, little) > mean_ssim(base, lots) > 0.0
+    assert ssim(base, lots).shape == (2,)
+    # structure unrelated: SSIM near 0
+    assert abs(mean_ssim(_frames(4, 2), _frames(4, 3))) < 0.05
+    with pytest.raises(ValueError):
+        ssim(_frames(1), _frames(1, size=16))
+
+
+def _real_play(n=200):
+    """Synthetic 'real game': a bright square moving over a textured background."""
+    rng = np.random.default_rng(0)
+    bg = rng.integers(40, 200, (32, 32, 3)).astype(np.uint8)
+    frames = []
+    for t in range(n):
+        f = bg.copy()
+        x = (3 * t) % 24
+        f[8:16, x:x + 8] = 255
+        frames.append(f)
+    return np.stack(frames)
+
+
+def test_collapse_rule_accepts_the_real_game_itself():
+    real = _real_play()
+    r = check_collapse(real[50:], real)
+    assert r["finite"] and not r["collapsed"], r["reasons"]
+
+
+def test_collapse_rule_catches_fading_to_black():
+    real = _real_play()
+    gen = real[:100].copy()
+    gen[40:] = (gen[40:] * 0.02).astype(np.uint8)        # mean and std fall far below the real range
+    gen[40:, 0, 0] = np.arange(60)[:, None] % 7          # ...while still moving a little
+    r = check_collapse(gen, real)
+    assert r["collapsed"] and "statistics" in r["reasons"][0]
+
+
+def test_collapse_rule_catches_a_frozen_picture():
+    real = _real_play()
+    gen = np.concatenate([real[:20], np.repeat(real[20:21], 80, axis=0)])
+    r = check_collapse(gen, real)
+    assert r["collapsed"] and any("frozen" in x for x in r["reasons"])
+
+
+def test_collapse_rule_needs_a_sustained_run():
+    real = _real_play()
+    gen = real[:100].copy()
+    gen[10:20] = 0                                         # 10 black frames < window of 32
+    gen[60:70] = gen[59]                                   # 10 frozen frames
+    r = check_collapse(gen, real, CollapseRule(window=32))
+    assert not r["collapsed"], r["reasons"]
+    assert check_collapse(gen, real, CollapseRule(window=8))["collapsed"]
+
+
+def test_collapse_rule_reports_non_finite():
+    real = _real_play()
+    r = check_collapse(real[:50], real, finite=False)
+    assert r["collapsed"] and not r["finite"]
+
+
+def test_a_still_game_cannot_freeze():
+    """Where the real game itself does not move, a still picture is not a collapse."""
+    real = np.repeat(_real_play(1), 50, axis=0)
+    assert not check_collapse(real, real)["collapsed"]
+
+
+def test_eval_command_end_to_end(tiny_world, tmp_path):
+    from worldmodel.cli import main
+    out = tmp_path / "ev"
+    rc = main(["eval", str(tiny_world), "--episodes", "2", "--episode-steps", "70", "--starts", "1",
+               "--stability-frames", "40", "--out", str(out), "--device", "cpu"])
+    assert rc == 0
+    m = json.loads((out / "metrics.json").read_text())
+    for key in ("checkpoint", "env", "seed", "episodes", "resolution", "recon_psnr", "psnr", "psnr_copy_last",
+                "psnr_random_actions", "dpsnr", "ssim", "stability", "seconds"):
+        assert key in m, key
+    assert m["env"] == "procedural" and m["seed"] == 1 and m["resolution"] == [32, 32]
+    for key in ("psnr", "psnr_copy_last", "psnr_random_actions", "ssim"):
+        assert list(m[key]) == ["1", "4", "16", "64"]
+        assert all(np.isfinite(v) for v in m[key].values())
+    assert list(m["dpsnr"]) == ["4", "16"]
+    assert m["dpsnr"]["4"] == pytest.approx(m["psnr"]["4"] - m["psnr_random_actions"]["4"])
+    assert m["stability"]["frames"] == 40 and m["stability"]["finite"] is True
+    assert m["stability"]["memory_bounded"] is True and m["stability"]["state_bytes_end"] > 0
+    assert set(m["memory"]) == {"4", "8", "16"} and m["memory"]["4"]["real"] == 100.0
+    for name in ("report.md", "psnr_horizon.png", "strips.png", "stability.png", "rollout_0.mp4", "one_minute.mp4"):
+        assert (out / name).stat().st_size > 0, name
+    assert "| PSNR, world, real actions |" in (out / "report.md").read_text()
+
+
+def test_eval_rejects_short_episodes(tiny_world, tmp_path, capsys):
+    from worldmodel.cli import main
+    rc = main(["eval", str(tiny_world), "--episode-steps", "10", "--out", str(tmp_path / "x"), "--device", "cpu"])
+    assert rc == 2 and "at least 65" in capsys.readouterr().err
+
+
+def test_state_is_bounded_with_the_kv_cache_only(tiny_world):
+    from worldmodel import Action, World
+    sizes = {}
+    for kv in (True, False):
+        w = World.from_pretrained(tiny_world, device="cpu", kv_cache=kv)
+        w.reset()
+        n = []
+        for _ in range(12):
+            w.step(Action.press("right"))
+            n.append(w.state_bytes())
+        sizes[kv] = n
+    assert sizes[True][-1] == sizes[True][5]          # window (3) full: no growth
+    assert sizes[False][-1] > sizes[False][5]         # reference path keeps every frame

@@ -1,0 +1,290 @@
+"""`worldmodel eval`: measure a world against the real game it learned from.
+
+Stages (each with a progress bar): record fresh episodes of the real game with seed S; the
+autoencoder's reconstruction PSNR on them; rollouts from real frames with the real actions, with
+random actions and the copy-last baseline (PSNR and SSIM at horizons 1, 4, 16, 64); one long play
+(900 frames by default, a minute at 15 frames/s) from a real start frame with scripted actions,
+judged by the collapse rule in stability.py; for the procedural world, the memory test. Writes
+DIR/metrics.json, DIR/report.md with plots and frame strips, and side-by-side videos.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .action import Action
+from .data.episodes import play_episode
+from .data.video import write_mp4
+from .evaluate import psnr_curves, rollout_starts, run_rollouts, score_rollouts
+from .metrics import mean_psnr
+from .stability import CollapseRule, check_collapse, frame_changes, frame_stats
+
+HORIZONS = (1, 4, 16, 64)
+STRIP_TIMES = (0, 1, 2, 4, 8, 16, 32, 64)
+MEMORY_STEPS = (4, 8, 16)
+
+
+def record_episodes(env, episodes: int, steps: int, policy: str, seed: int, progress: bool = True):
+    """Fresh episodes of the real game, in memory (seeds disjoint from training's `seed * 100003 + i`
+    whenever S differs from the training seed)."""
+    rng = np.random.default_rng(seed)
+    return [play_episode(env, steps, policy, rng, seed=seed * 100_003 + i)
+            for i in tqdm(range(episodes), desc=f"recording {env.name} (seed {seed})", disable=not progress)]
+
+
+def scripted_actions(action_set: list[Action], n: int, seed: int, stick: float = 0.8) -> list[Action]:
+    """Sticky-random play: like a person, repeat an action for a while (about 5 frames), then switch."""
+    rng = np.random.default_rng(seed)
+    out, a = [], int(rng.integers(len(action_set)))
+    for _ in range(n):
+        if rng.random() > stick:
+            a = int(rng.integers(len(action_set)))
+        out.append(action_set[a])
+    return out
+
+
+def stability_run(world, start: np.ndarray, frames: int, seed: int, progress: bool = True):
+    """Play `frames` frames from a real start frame. Returns (frames incl. start, all latents
+    finite, state bytes after each step) - the last shows whether the world's memory is bounded."""
+    out, finite, state = [world.reset(start, seed=seed)], True, []
+    for a in tqdm(scripted_actions(world.action_set, frames - 1, seed), desc="one-minute play",
+                  disable=not progress):
+        out.append(world.step(a))
+        finite = finite and bool(np.isfinite(world.latent.float().cpu().numpy()).all())
+        state.append(world.state_bytes())
+    return np.stack(out), finite, state
+
+
+def memory_test(world, env, seeds: list[int], steps=MEMORY_STEPS, away: str = "right", back: str = "left") -> dict:
+    """Walk N steps away and N back; PSNR between the frame before and the frame after, in the
+    world and in the real game (which returns to the identical frame)."""
+    out = {}
+    for n in steps:
+        starts, finals_real = [], []
+        for s in seeds:
+            starts.append(env.reset(seed=s))
+            for key in [away] * n + [back] * n:
+                frame, _, _ = env.step(Action.press(key))
+            finals_real.append(frame)
+        world.reset(starts, seed=0)
+        for key in [away] * n + [back] * n:
+            final_world = world.step(Action.press(key))
+        out[str(n)] = {"world": mean_psnr(final_world, np.stack(starts)),
+                       "real": mean_psnr(np.stack(finals_real), np.stack(starts))}
+    return out
+
+
+def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episodes: int = 8,
+             steps: int = 200, starts: int = 2, policy: str = "sticky", stability_frames: int = 900,
+             device=None, world_settings: dict | None = None, progress: bool = True) -> dict:
+    from .envs import make_env
+    from .world import World, resolve_checkpoint
+    t0 = time.time()
+    timings = {}
+
+    def lap(name):
+        timings[name] = round(time.time() - t0 - sum(timings.values()), 2)
+
+    out = Path(out)
+    hmax = max(HORIZONS)
+    if steps < hmax + 1:
+        raise ValueError(f"--steps must be at least {hmax + 1} so that a rollout of {hmax} frames fits")
+    if stability_frames < 2:
+        raise ValueError("--stability-frames must be at least 2")
+    path = resolve_checkpoint(checkpoint)
+    world = World.from_pretrained(path, device=device, seed=seed, **(world_settings or {}))
+    trained_on = world.config.get("env", {}).get("env")
+    env_spec = env_spec or trained_on
+    if not env_spec:
+        raise ValueError(f"{path} does not say which game it learned; pass --env")
+    size = world.resolution[0]
+    out.mkdir(parents=True, exist_ok=True)
+
+    env = make_env(env_spec, size=size)
+    try:
+        eps = record_episodes(env, episodes, steps, policy, seed, progress)
+        memory = (memory_test(world, env, [seed * 100_003 + 50_000 + i for i in range(8)])
+                  if env_spec == "procedural" else None)
+    finally:
+        env.close()
+    lap("record_and_memory")
+    long_enough = [ep for ep in eps if len(ep) > hmax]
+    if not long_enough:
+        raise ValueError(f"no recorded episode lasted {hmax + 1} frames; raise --steps or --episodes")
+
+    recon = world.reconstruct(np.concatenate([ep.frames for ep in eps]))
+    recon_psnr = mean_psnr(recon, np.concatenate([ep.frames for ep in eps]))
+    lap("reconstruction")
+
+    pairs = rollout_starts(long_enough, hmax, starts)
+    rollouts = run_rollouts(world, long_enough, pairs, hmax, seed=seed, batch=32, progress=progress)
+    scores = score_rollouts(rollouts, HORIZONS, with_ssim=True)
+    curves = psnr_curves(rollouts)
+    lap("rollouts")
+
+    real_play = np.concatenate([ep.frames for ep in eps])
+    long_play, finite, state = stability_run(world, long_enough[0].frames[0], stability_frames, seed, progress)
+    stability = check_collapse(long_play, real_play, CollapseRule(), finite=finite)
+    # memory bounded: the state stops growing once the context window is full
+    half = state[len(state) // 2] if state else 0
+    stability.update(state_bytes_half=int(half), state_bytes_end=int(state[-1]) if state else 0,
+                     memory_bounded=bool(not state or state[-1] <= half))
+    lap("stability")
+
+    metrics = {"checkpoint": str(checkpoint if checkpoint is not None else path.name), "env": env_spec,
+               "seed": seed, "episodes": episodes, "resolution": list(world.resolution),
+               "recon_psnr": recon_psnr,
+               **{k: scores[k] for k in ("psnr", "psnr_copy_last", "psnr_random_actions")},
+               "dpsnr": {h: scores["dpsnr"][h] for h in ("4", "16")},
+               "ssim": scores["ssim"], "ssim_copy_last": scores["ssim_copy_last"],
+               "stability": stability, "rollouts": scores["rollouts"], "frames_recorded": int(len(real_play)),
+               "policy": policy, "sampler": world.settings(), "device": str(world.device),
+               "curves": curves}
+    if memory is not None:
+        metrics["memory"] = memory
+    if trained_on and trained_on != env_spec:
+        metrics["warning"] = f"world learned {trained_on}, evaluated on {env_spec}"
+
+    _write_media(out, rollouts, long_play, real_play, world.fps, progress)
+    lap("media")
+    metrics["timings"] = timings
+    metrics["seconds"] = time.time() - t0
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (out / "report.md").write_text(format_report(metrics))
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# report: plots, strips, videos
+
+
+def _write_media(out: Path, rollouts: dict, long_play: np.ndarray, real_play: np.ndarray, fps: float,
+                 progress: bool) -> None:
+    real, gen, rand = rollouts["real"], rollouts["psnr"], rollouts["psnr_random_actions"]
+    n_vid = min(3, len(real))
+    for i in tqdm(range(n_vid), desc="videos", disable=not progress):
+        # real | world with the real actions | world with random actions
+        side = np.concatenate([real[i], np.concatenate([real[i, :1], gen[i]]),
+                               np.concatenate([real[i, :1], rand[i]])], axis=2)
+        write_mp4(out / f"rollout_{i}.mp4", side, fps, scale=4)
+    write_mp4(out / "one_minute.mp4", long_play, fps, scale=4)
+    _strip(out / "strips.png", real, gen, rand)
+    _plot_curves(out / "psnr_horizon.png", psnr_curves(rollouts))
+    _plot_stability(out / "stability.png", long_play, real_play)
+
+
+def _strip(path: Path, real, gen, rand, rows: int = 3, scale: int = 2) -> None:
+    """Rows of (real, world, world with random actions) frames at STRIP_TIMES, for a few rollouts."""
+    from PIL import Image
+    times = [t for t in STRIP_TIMES if t < real.shape[1]]
+    h, w = real.shape[2:4]
+    pad = 2
+    blocks = []
+    for i in range(min(rows, len(real))):
+        for series in (real[i], np.concatenate([real[i, :1], gen[i]]), np.concatenate([real[i, :1], rand[i]])):
+            row = np.full((h, len(times) * (w + pad), 3), 255, np.uint8)
+            for j, t in enumerate(times):
+                row[:, j * (w + pad):j * (w + pad) + w] = series[t]
+            blocks.append(row)
+        blocks.append(np.full((pad * 3, blocks[-1].shape[1], 3), 255, np.uint8))
+    img = Image.fromarray(np.concatenate(blocks))
+    img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST).save(path)
+
+
+def _plot_curves(path: Path, curves: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
+    t = np.arange(1, len(curves["psnr"]) + 1)
+    for key, label in (("psnr", "world, real actions"), ("psnr_random_actions", "world, random actions"),
+                       ("psnr_copy_last", "copy last frame")):
+        ax.plot(t, curves[key], label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("horizon (frames)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _plot_stability(path: Path, long_play: np.ndarray, real_play: np.ndarray) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    g_mean, g_std = frame_stats(long_play)
+    r_mean, r_std = frame_stats(real_play)
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3), dpi=110)
+    for ax, g, r, name in ((axes[0], g_mean, r_mean, "frame mean"), (axes[1], g_std, r_std, "frame std")):
+        ax.axhspan(r.min(), r.max(), color="tab:green", alpha=0.15, label="real range")
+        ax.plot(g, lw=0.8, label="world")
+        ax.set_title(name)
+        ax.set_xlabel("frame")
+    axes[0].legend()
+    axes[2].plot(frame_changes(long_play), lw=0.8, label="world")
+    axes[2].axhline(np.median(frame_changes(real_play)), color="tab:green", label="real median")
+    axes[2].set_title("change between frames")
+    axes[2].set_xlabel("frame")
+    axes[2].legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def format_table(m: dict) -> str:
+    hs = list(m["psnr"])
+    rows = ["| at horizon (frames) | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
+    for key, name in (("psnr", "PSNR, world, real actions"), ("psnr_random_actions", "PSNR, world, random actions"),
+                      ("psnr_copy_last", "PSNR, copy last frame"), ("dpsnr", "dPSNR (real - random)"),
+                      ("ssim", "SSIM, world, real actions"), ("ssim_copy_last", "SSIM, copy last frame")):
+        if key in m:
+            rows.append(f"| {name} | " + " | ".join(f"{m[key][h]:.2f}" if h in m[key] else "" for h in hs) + " |")
+    return "\n".join(rows)
+
+
+def format_report(m: dict) -> str:
+    st = m["stability"]
+    lines = [
+        f"# Evaluation of `{m['checkpoint']}` against `{m['env']}`", "",
+        f"{m['episodes']} fresh episodes of the real game (seed {m['seed']}, {m['policy']} policy, "
+        f"{m['frames_recorded']} frames), {m['rollouts']} rollouts from real frames, "
+        f"at {m['resolution'][0]}x{m['resolution'][1]}; sampler {m['sampler']}; device {m['device']}; "
+        f"{m['seconds']:.0f} s.", "",
+        "PSNR is that of the mean squared error over all compared frames (frames in [0, 255]); the world "
+        "only ever sees its own frames after the start frame. Copy-last repeats the start frame.", "",
+        format_table(m), "",
+        f"Autoencoder alone (reconstruction PSNR, the ceiling): **{m['recon_psnr']:.2f} dB**.", "",
+        "![PSNR against horizon](psnr_horizon.png)", "",
+        "Frames at t = " + ", ".join(str(t) for t in STRIP_TIMES) + "; per rollout the rows are: real game, "
+        "world with the real actions, world with random actions.", "",
+        "![real vs generated](strips.png)", "",
+        "## One minute of play", "",
+        f"{st['frames']} frames from a real start frame with sticky-random actions: finite **{st['finite']}**, "
+        f"collapsed **{st['collapsed']}**" + (f" ({'; '.join(st['reasons'])})" if st["reasons"] else "") +
+        f"; world state {st['state_bytes_half'] / 1e6:.2f} MB halfway, {st['state_bytes_end'] / 1e6:.2f} MB at the "
+        f"end (bounded: **{st['memory_bounded']}**).",
+        f"Rule: collapsed if for {st['rule']['window']} consecutive frames the frame mean or std leaves the real "
+        f"range widened by {st['rule']['margin_frac']:.0%} + {st['rule']['margin_abs']} (mean range "
+        f"{st['mean_range'][0]:.1f}..{st['mean_range'][1]:.1f}, std range {st['std_range'][0]:.1f}.."
+        f"{st['std_range'][1]:.1f}), or the change between frames stays under {st['rule']['freeze_frac']:.0%} "
+        f"of the real game's median ({st['real_motion']:.2f}); the world's median change is "
+        f"{st['generated_motion']:.2f}. Longest run out of range: {st['longest_out_of_range']} frames; "
+        f"longest frozen: {st['longest_frozen']} frames.", "",
+        "![stability](stability.png)", "",
+        "Videos: `rollout_*.mp4` (real | world, real actions | world, random actions), `one_minute.mp4`.", "",
+    ]
+    if "memory" in m:
+        lines += ["## Memory: walk N steps away and N back", "",
+                  "PSNR between the frame before and the frame after (the real game returns to the identical frame).", "",
+                  "| N | world | real game |", "|---|---|---|"]
+        lines += [f"| {n} | {v['world']:.2f} | {v['real']:.2f} |" for n, v in m["memory"].items()]
+        lines.append("")
+    if "warning" in m:
+        lines += [f"**Warning:** {m['warning']}", ""]
+    return "\n".join(lines)
