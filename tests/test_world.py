@@ -116,3 +116,19 @@ def test_fit_image_keeps_content_centred():
     a[:, 10:20] = 255  # centre square of a wide image
     f = fit_image(a, 8)
     assert f.mean() > 250
+
+
+def test_every_shipped_world_loads_and_plays():
+    import checkpoints
+    from worldmodel import Action, World
+    from worldmodel.world import shipped_dir, shipped_worlds
+    names = shipped_worlds()
+    assert checkpoints.DEFAULT in names and {"procedural", "boxing", "doom"} <= set(names)
+    for name in names:
+        folder = shipped_dir() / name
+        assert (folder / "MODEL_CARD.md").is_file() and (folder / "start.png").is_file(), name
+        world = World.from_pretrained(name, device="cpu")
+        start = world.reset()
+        frame = world.step(world.action_set[1])
+        assert frame.shape == start.shape == (*world.resolution, 3) and frame.dtype == np.uint8
+        assert len(world.action_set) >= 2 and all(isinstance(a, Action) for a in world.action_set)
