@@ -41,6 +41,11 @@ class KVCache:
         self.positions = torch.cat([self.positions, self._pending])[-self.window:]
         self._pending = None
 
+    def nbytes(self) -> int:
+        """Bytes held: at most `window` frames per layer, however long the play."""
+        held = [*self.keys, *self.values, self.positions, self.prev_x, self.prev_c]
+        return sum(t.numel() * t.element_size() for t in held if t is not None)
+
     def clone(self) -> "KVCache":
         c = KVCache(self.depth, self.window)
         c.keys = [None if k is None else k.clone() for k in self.keys]

@@ -174,18 +174,10 @@ def cmd_train_dynamics(args) -> int:
                         seed=args.seed, progress=True)
     (Path(out) / "metrics.json").write_text(json.dumps(m, indent=2))
     finalize(Path(out))
-    print(format_rollout_table(m))
+    from .eval_report import format_table
+    print(format_table(m))
     print(f"world written to {out}; play it with: worldmodel play {out}")
     return 0
-
-
-def format_rollout_table(m: dict) -> str:
-    hs = list(m["psnr"])
-    rows = ["| PSNR (dB) at horizon | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
-    for key, name in (("psnr", "world, real actions"), ("psnr_random_actions", "world, random actions"),
-                      ("psnr_copy_last", "copy last frame"), ("dpsnr", "dPSNR (real - random)")):
-        rows.append(f"| {name} | " + " | ".join(f"{m[key][h]:.2f}" for h in hs) + " |")
-    return "\n".join(rows)
 
 
 def cmd_play(args) -> int:

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .action import Action
-from .data.episodes import play_episode
+from .data.episodes import episode_seed, play_episode, policy_actions
 from .data.video import write_mp4
 from .evaluate import psnr_curves, rollout_starts, run_rollouts, score_rollouts
 from .metrics import mean_psnr
@@ -29,22 +29,17 @@ MEMORY_STEPS = (4, 8, 16)
 
 
 def record_episodes(env, episodes: int, steps: int, policy: str, seed: int, progress: bool = True):
-    """Fresh episodes of the real game, in memory (seeds disjoint from training's `seed * 100003 + i`
-    whenever S differs from the training seed)."""
+    """Fresh episodes of the real game, in memory (game seeds disjoint from the training recording's
+    whenever S differs from its seed)."""
     rng = np.random.default_rng(seed)
-    return [play_episode(env, steps, policy, rng, seed=seed * 100_003 + i)
+    return [play_episode(env, steps, policy, rng, seed=episode_seed(seed, i))
             for i in tqdm(range(episodes), desc=f"recording {env.name} (seed {seed})", disable=not progress)]
 
 
-def scripted_actions(action_set: list[Action], n: int, seed: int, stick: float = 0.8) -> list[Action]:
-    """Sticky-random play: like a person, repeat an action for a while (about 5 frames), then switch."""
-    rng = np.random.default_rng(seed)
-    out, a = [], int(rng.integers(len(action_set)))
-    for _ in range(n):
-        if rng.random() > stick:
-            a = int(rng.integers(len(action_set)))
-        out.append(action_set[a])
-    return out
+def scripted_actions(action_set: list[Action], n: int, seed: int) -> list[Action]:
+    """Sticky-random play, the policy of the recordings: repeat an action ~5 frames, then switch."""
+    draws = policy_actions(np.random.default_rng(seed), len(action_set), "sticky")
+    return [action_set[a] for _, a in zip(range(n), draws)]
 
 
 def stability_run(world, start: np.ndarray, frames: int, seed: int, progress: bool = True):
@@ -81,6 +76,7 @@ def memory_test(world, env, seeds: list[int], steps=MEMORY_STEPS, away: str = "r
 def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episodes: int = 8,
              steps: int = 200, starts: int = 2, policy: str = "sticky", stability_frames: int = 900,
              device=None, world_settings: dict | None = None, progress: bool = True) -> dict:
+    from autoencoder.train import reconstruction_psnr
     from .envs import make_env
     from .world import World, resolve_checkpoint
     t0 = time.time()
@@ -107,7 +103,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     env = make_env(env_spec, size=size)
     try:
         eps = record_episodes(env, episodes, steps, policy, seed, progress)
-        memory = (memory_test(world, env, [seed * 100_003 + 50_000 + i for i in range(8)])
+        memory = (memory_test(world, env, [episode_seed(seed, 50_000 + i) for i in range(8)])
                   if env_spec == "procedural" else None)
     finally:
         env.close()
@@ -116,8 +112,8 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     if not long_enough:
         raise ValueError(f"no recorded episode lasted {hmax + 1} frames; raise --steps or --episodes")
 
-    recon = world.reconstruct(np.concatenate([ep.frames for ep in eps]))
-    recon_psnr = mean_psnr(recon, np.concatenate([ep.frames for ep in eps]))
+    real_play = np.concatenate([ep.frames for ep in eps])                       # every recorded frame, in order
+    recon_psnr = reconstruction_psnr(world.autoencoder, real_play, world.device)
     lap("reconstruction")
 
     pairs = rollout_starts(long_enough, hmax, starts)
@@ -126,7 +122,6 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     curves = psnr_curves(rollouts)
     lap("rollouts")
 
-    real_play = np.concatenate([ep.frames for ep in eps])
     long_play, finite, state = stability_run(world, long_enough[0].frames[0], stability_frames, seed, progress)
     stability = check_collapse(long_play, real_play, CollapseRule(), finite=finite)
     # memory bounded: the state stops growing once the context window is full
@@ -149,7 +144,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     if trained_on and trained_on != env_spec:
         metrics["warning"] = f"world learned {trained_on}, evaluated on {env_spec}"
 
-    _write_media(out, rollouts, long_play, real_play, world.fps, progress)
+    _write_media(out, rollouts, curves, long_play, real_play, world.fps, progress)
     lap("media")
     metrics["timings"] = timings
     metrics["seconds"] = time.time() - t0
@@ -162,8 +157,8 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
 # report: plots, strips, videos
 
 
-def _write_media(out: Path, rollouts: dict, long_play: np.ndarray, real_play: np.ndarray, fps: float,
-                 progress: bool) -> None:
+def _write_media(out: Path, rollouts: dict, curves: dict, long_play: np.ndarray, real_play: np.ndarray,
+                 fps: float, progress: bool) -> None:
     real, gen, rand = rollouts["real"], rollouts["psnr"], rollouts["psnr_random_actions"]
     n_vid = min(3, len(real))
     for i in tqdm(range(n_vid), desc="videos", disable=not progress):
@@ -173,7 +168,7 @@ def _write_media(out: Path, rollouts: dict, long_play: np.ndarray, real_play: np
         write_mp4(out / f"rollout_{i}.mp4", side, fps, scale=4)
     write_mp4(out / "one_minute.mp4", long_play, fps, scale=4)
     _strip(out / "strips.png", real, gen, rand)
-    _plot_curves(out / "psnr_horizon.png", psnr_curves(rollouts))
+    _plot_curves(out / "psnr_horizon.png", curves)
     _plot_stability(out / "stability.png", long_play, real_play)
 
 
@@ -195,10 +190,15 @@ def _strip(path: Path, real, gen, rand, rows: int = 3, scale: int = 2) -> None:
     img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST).save(path)
 
 
-def _plot_curves(path: Path, curves: dict) -> None:
+def _pyplot():
     import matplotlib
-    matplotlib.use("Agg")
+    matplotlib.use("Agg")  # files only, never a window
     import matplotlib.pyplot as plt
+    return plt
+
+
+def _plot_curves(path: Path, curves: dict) -> None:
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=110)
     t = np.arange(1, len(curves["psnr"]) + 1)
     for key, label in (("psnr", "world, real actions"), ("psnr_random_actions", "world, random actions"),
@@ -215,9 +215,7 @@ def _plot_curves(path: Path, curves: dict) -> None:
 
 
 def _plot_stability(path: Path, long_play: np.ndarray, real_play: np.ndarray) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
     g_mean, g_std = frame_stats(long_play)
     r_mean, r_std = frame_stats(real_play)
     fig, axes = plt.subplots(1, 3, figsize=(10, 3), dpi=110)

@@ -47,13 +47,19 @@ def run_rollouts(world, episodes: list[Episode], starts: list[tuple[int, int]], 
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
+def _series(rollouts: dict[str, np.ndarray]):
+    """(real frames 1..hmax, {series name: the frames it puts in their place}), copy-last included."""
+    real = rollouts["real"]
+    target = real[:, 1:]
+    return target, {"psnr": rollouts["psnr"], "psnr_random_actions": rollouts["psnr_random_actions"],
+                    "psnr_copy_last": np.broadcast_to(real[:, :1], target.shape)}
+
+
 def score_rollouts(rollouts: dict[str, np.ndarray], horizons, with_ssim: bool = False) -> dict:
     """PSNR (of the mean MSE) at each horizon for the world with real / random actions and for
     copy-last (repeat the start frame); dpsnr = real - random; optionally SSIM of the world."""
     real = rollouts["real"]
-    target = real[:, 1:]
-    gens = {"psnr": rollouts["psnr"], "psnr_random_actions": rollouts["psnr_random_actions"],
-            "psnr_copy_last": np.broadcast_to(real[:, :1], target.shape)}
+    target, gens = _series(rollouts)
     out = {key: {str(h): mean_psnr(g[:, h - 1], target[:, h - 1]) for h in horizons} for key, g in gens.items()}
     out["dpsnr"] = {str(h): out["psnr"][str(h)] - out["psnr_random_actions"][str(h)] for h in horizons}
     if with_ssim:
@@ -65,10 +71,7 @@ def score_rollouts(rollouts: dict[str, np.ndarray], horizons, with_ssim: bool = 
 
 def psnr_curves(rollouts: dict[str, np.ndarray]) -> dict[str, list[float]]:
     """PSNR at every horizon 1..hmax, for plots."""
-    real = rollouts["real"]
-    target = real[:, 1:]
-    gens = {"psnr": rollouts["psnr"], "psnr_random_actions": rollouts["psnr_random_actions"],
-            "psnr_copy_last": np.broadcast_to(real[:, :1], target.shape)}
+    target, gens = _series(rollouts)
     return {k: [mean_psnr(g[:, t], target[:, t]) for t in range(target.shape[1])] for k, g in gens.items()}
 
 

@@ -134,18 +134,6 @@ class World:
         return {"steps": self.steps, "guidance_scale": self.guidance_scale, "sampler": self.sampler,
                 "context_noise": self.context_noise}
 
-    @torch.no_grad()
-    def reconstruct(self, frames: np.ndarray, batch: int = 256) -> np.ndarray:
-        """The autoencoder alone: encode and decode (n, H, W, 3) uint8 frames (its quality is the
-        ceiling of everything the world generates)."""
-        out = []
-        for i in range(0, len(frames), batch):
-            x = frames_to_tensor(np.asarray(frames[i:i + batch])).to(self.device)
-            with self._autocast():
-                y = self.autoencoder.decode(self.autoencoder.encode(x))
-            out.append(tensor_to_frames(y.float().clamp(-1, 1)).cpu().numpy())
-        return np.concatenate(out)
-
     @property
     def batch_size(self) -> int:
         return 0 if self._state is None else self._state["frames"].shape[0]
@@ -167,22 +155,8 @@ class World:
         """Bytes of tensors the world keeps between steps (KV cache, history): bounded by the
         context window with the KV cache; grows with every frame in the kv_cache=False reference."""
         self._require_reset()
-
-        def size(x, seen):
-            if id(x) in seen:
-                return 0
-            seen.add(id(x))
-            if isinstance(x, torch.Tensor):
-                return x.numel() * x.element_size()
-            if isinstance(x, dict):
-                return sum(size(v, seen) for v in x.values())
-            if isinstance(x, (list, tuple)):
-                return sum(size(v, seen) for v in x)
-            if hasattr(x, "__dict__") and not isinstance(x, torch.Generator):
-                return size(vars(x), seen)
-            return 0
-
-        return size(self._state, set())
+        held = [*(self._state["history"] or {}).values(), self._state.get("latent")]
+        return self._state["cache"].nbytes() + sum(t.numel() * t.element_size() for t in held if t is not None)
 
     def start_image(self) -> np.ndarray | None:
         """The shipped start frame of this world (start.png in the checkpoint), if any."""

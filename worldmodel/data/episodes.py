@@ -38,18 +38,34 @@ class Episode:
         return len(self.frames)
 
 
+def episode_seed(seed: int, i: int) -> int:
+    """The game seed of episode i of a recording made with `seed` (disjoint across seeds)."""
+    return seed * 100_003 + i
+
+
+def policy_actions(rng: np.random.Generator, n_actions: int, policy: str = "sticky", stick: float = 0.8):
+    """Endless native action indices: "random" draws one each frame; "sticky" keeps the last with
+    probability `stick` (moves last ~5 frames, like a person's)."""
+    if policy not in POLICIES:  # checked now, not at the first draw
+        raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")
+
+    def draws():
+        a = int(rng.integers(n_actions))
+        while True:
+            if policy == "random" or rng.random() > stick:
+                a = int(rng.integers(n_actions))
+            yield a
+
+    return draws()
+
+
 def play_episode(env: Env, steps: int, policy: str, rng: np.random.Generator, seed: int,
                  stick: float = 0.8) -> Episode:
     """Run one episode of at most `steps` actions; frame 0 is the reset frame."""
-    if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")
+    actions = policy_actions(rng, len(env.action_set), policy, stick)
     frames = [env.reset(seed)]
-    n_act = len(env.action_set)
     native, rewards, dones = [-1], [0.0], [False]
-    a = int(rng.integers(n_act))
-    for _ in range(steps):
-        if policy == "random" or rng.random() > stick:
-            a = int(rng.integers(n_act))
+    for _, a in zip(range(steps), actions):
         frame, r, d = env.step_native(a)
         frames.append(frame)
         native.append(a)
@@ -78,7 +94,7 @@ def record(env: Env, out: str | Path, episodes: int, steps: int, policy: str = "
     meta = {"format": FORMAT, **env.meta(), "keys": list(KEYS), "action_dim": ACTION_DIM,
             "policy": policy, "seed": seed, "episodes": []}
     for i in tqdm(range(episodes), desc=f"recording {env.name}", disable=not progress):
-        ep = play_episode(env, steps, policy, rng, seed=seed * 100_003 + i)
+        ep = play_episode(env, steps, policy, rng, seed=episode_seed(seed, i))
         name = f"ep_{i:05d}"
         tmp = out / (name + ".tmp")
         tmp.mkdir()
