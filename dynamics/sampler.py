@@ -42,14 +42,32 @@ def guided(denoise_fn: DenoiseFn, x: torch.Tensor, sigma: float, guidance: float
     return uncond + guidance * (cond - uncond)
 
 
+def subsample_sigmas(sigmas: list[float], steps: int) -> list[float]:
+    """Every (len-1)/steps-th level of a schedule, ending at its final 0: the noise levels of a
+    `steps`-step student that sit exactly on its teacher's schedule."""
+    n = len(sigmas) - 1
+    if steps < 1 or n % steps:
+        raise ValueError(f"a {steps}-step schedule must divide the teacher's {n} steps evenly")
+    return [sigmas[i] for i in range(0, n, n // steps)] + [sigmas[-1]]
+
+
+def euler_step(x: torch.Tensor, denoised: torch.Tensor, s: float, s_next: float) -> torch.Tensor:
+    """One Euler step of the probability-flow ODE dx/ds = (x - D(x; s)) / s from s to s_next."""
+    return denoised if s_next == 0 else x + (x - denoised) / s * (s_next - s)
+
+
+def euler_solve(denoise_fn: DenoiseFn, x: torch.Tensor, sigmas: list[float], guidance: float) -> torch.Tensor:
+    """Euler steps from x, which is already at noise level sigmas[0], through every later level."""
+    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
+        x = euler_step(x, guided(denoise_fn, x, s, guidance), s, s_next)
+    return x
+
+
 @torch.no_grad()
 def euler_sample(denoise_fn: DenoiseFn, noise: torch.Tensor, sigmas: list[float], guidance: float) -> torch.Tensor:
-    """Deterministic Euler steps of the probability-flow ODE (EDM Algorithm 1 without Heun)."""
-    x = noise * sigmas[0]
-    for s, s_next in zip(sigmas[:-1], sigmas[1:]):
-        den = guided(denoise_fn, x, s, guidance)
-        x = den if s_next == 0 else x + (x - den) / s * (s_next - s)
-    return x
+    """Deterministic Euler steps of the probability-flow ODE (EDM Algorithm 1 without Heun). A
+    distilled student samples with this too, on its own few noise levels and with guidance 1."""
+    return euler_solve(denoise_fn, noise * sigmas[0], sigmas, guidance)
 
 
 @torch.no_grad()

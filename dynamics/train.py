@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -79,13 +79,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     train_ids, _ = split_episodes(len(episodes), seed=seed)
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
                         latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1])
-    clip = model_cfg.context + 1
-    z = [latents[i] for i in train_ids]
-    acts = [torch.from_numpy(episodes[i].actions) for i in train_ids]
-    has = [torch.from_numpy(episodes[i].has_action) for i in train_ids]
-    index = window_index([len(x) for x in z], clip)
-    if len(index) == 0:
-        raise ValueError(f"training episodes are shorter than a clip of {clip} frames; record longer episodes")
+    clips = LatentClips(latents, episodes, train_ids, model_cfg.context + 1)
 
     torch.manual_seed(seed)
     denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
@@ -97,23 +91,19 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                           {"preset": preset, "train": {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr,
                                                        "seed": seed, "data": str(data), "autoencoder": str(autoencoder),
                                                        "train_episodes": len(train_ids),
-                                                       "train_frames": int(sum(len(x) for x in z))}})
+                                                       "train_frames": clips.frames}})
     log = JsonlLog(out / "log.jsonl")
     start = 0
     total = tc.steps
     if (out / "train_state.json").is_file():  # resume after a kill
-        state = json.loads((out / "train_state.json").read_text())
-        start = state["step"]
-        total = total if steps is not None else state.get("total", total)  # an explicit --steps wins
-        denoiser.net.load_state_dict(load_file(str(out / "dynamics_raw.safetensors")))
-        ema.shadow = load_file(str(out / "dynamics_ema.safetensors"))
-        load_optimizer(opt, out / "optimizer.safetensors")
+        start, saved_total = load_resumable(out, denoiser.net, ema, opt)
+        total = total if steps is not None else saved_total  # an explicit --steps wins
         log.write(event="resume", step=start)
     denoiser, opt = acc.prepare(denoiser, opt)
     gen = torch.Generator(acc.device).manual_seed(seed * 1000 + start)
     rng = np.random.default_rng(seed * 1000 + start)
     n_params = sum(p.numel() for p in denoiser.parameters())
-    log.write(event="start", params=n_params, windows=len(index), preset=preset)
+    log.write(event="start", params=n_params, windows=len(clips), preset=preset)
 
     def save(step: int):
         net = acc.unwrap_model(denoiser).net
@@ -122,11 +112,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
         config["train"]["steps"] = total
         # fp16 like the shipped files, so the final evaluation measures exactly what ships
         save_world(out, {**config, "trained_steps": step}, ae, Denoiser(shadow, tc.diffusion), half=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
-                  str(out / "dynamics_raw.safetensors"))
-        save_file({k: v.detach().cpu().contiguous() for k, v in ema.shadow.items()}, str(out / "dynamics_ema.safetensors"))
-        save_optimizer(opt, out / "optimizer.safetensors")
-        (out / "train_state.json").write_text(json.dumps({"step": step, "total": total}))
+        save_resumable(out, net, ema, opt, step, total)
         _write_start_image(out, episodes, seed)
 
     last_save = t_start = time.time()
@@ -141,10 +127,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
             log.write(event="budget", minutes=minutes, seconds_per_step=per_step, total=total)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, tc.lr)
-        rows = index[rng.integers(0, len(index), tc.batch_size)]
-        x0 = torch.stack([z[e][s:s + clip] for e, s in rows]).to(acc.device)          # (b, t, c, h, w)
-        a = torch.stack([acts[e][s:s + clip] for e, s in rows]).to(acc.device)        # (b, t, a)
-        m = torch.stack([has[e][s:s + clip] for e, s in rows]).to(acc.device)         # (b, t)
+        x0, a, m = clips.sample(rng, tc.batch_size, acc.device)
         with acc.autocast():
             loss = diffusion_loss(denoiser, x0, a, m, generator=gen)
         opt.zero_grad(set_to_none=True)
@@ -165,6 +148,53 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
         save(total)
         log.write(event="done", step=total, seconds=round(time.time() - t_start, 1))
     return out
+
+
+class LatentClips:
+    """Windows of `clip` consecutive latent frames, with their actions, from the training episodes."""
+
+    def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int):
+        self.clip = clip
+        self.z = [latents[i] for i in ids]
+        self.acts = [torch.from_numpy(episodes[i].actions) for i in ids]
+        self.has = [torch.from_numpy(episodes[i].has_action) for i in ids]
+        self.index = window_index([len(x) for x in self.z], clip)
+        if len(self.index) == 0:
+            raise ValueError(f"training episodes are shorter than a clip of {clip} frames; record longer episodes")
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def frames(self) -> int:
+        return int(sum(len(x) for x in self.z))
+
+    def sample(self, rng: np.random.Generator, batch: int, device):
+        """(x0 (b, t, c, h, w), actions (b, t, a), has_action (b, t)) of `batch` random windows."""
+        rows = self.index[rng.integers(0, len(self.index), batch)]
+        c = self.clip
+        x0 = torch.stack([self.z[e][s:s + c] for e, s in rows]).to(device)
+        a = torch.stack([self.acts[e][s:s + c] for e, s in rows]).to(device)
+        m = torch.stack([self.has[e][s:s + c] for e, s in rows]).to(device)
+        return x0, a, m
+
+
+def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int) -> None:
+    """Raw weights, EMA, optimizer and step: what a killed run needs to go on."""
+    save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
+              str(out / "dynamics_raw.safetensors"))
+    save_file({k: v.detach().cpu().contiguous() for k, v in ema.shadow.items()}, str(out / "dynamics_ema.safetensors"))
+    save_optimizer(opt, out / "optimizer.safetensors")
+    (out / "train_state.json").write_text(json.dumps({"step": step, "total": total}))
+
+
+def load_resumable(out: Path, net, ema: EMA, opt) -> tuple[int, int]:
+    """Restore what save_resumable wrote; returns (step, total)."""
+    state = json.loads((out / "train_state.json").read_text())
+    net.load_state_dict(load_file(str(out / "dynamics_raw.safetensors")))
+    ema.shadow = load_file(str(out / "dynamics_ema.safetensors"))
+    load_optimizer(opt, out / "optimizer.safetensors")
+    return state["step"], state["total"]
 
 
 def _write_start_image(out: Path, episodes, seed: int) -> None:

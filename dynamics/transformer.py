@@ -52,21 +52,27 @@ class DynamicsConfig:
         return (self.latent_size // self.patch) ** 2
 
 
-def rope(x: torch.Tensor, t_pos: torch.Tensor, side: int) -> torch.Tensor:
-    """Axial rotary embedding (RoFormer, extended to 3 axes): rotate channel pairs of
-    x (b, k, L, e) by angles from each token's frame index, row and column, so attention scores
-    depend on relative time and relative spatial offset. Tokens come in whole frames of side*side,
-    so a token's row/column follow from its index."""
-    L, e = x.shape[-2:]
+def rope_tables(t_pos: torch.Tensor, side: int, e: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Axial rotary embedding (RoFormer, extended to 3 axes): the (cos, sin) tables, each (L, e/2),
+    that rotate channel pairs of L tokens by angles from each token's frame index t_pos (L,), row
+    and column, so attention scores depend on relative time and relative spatial offset. Tokens
+    come in whole frames of side*side, so a token's row/column follow from its index. Computed
+    once per forward pass and shared by every layer."""
+    L = t_pos.shape[0]
     es = (e // 3) // 2 * 2                     # channels per spatial axis
     et = e - 2 * es                            # channels for time
-    idx = torch.arange(L, device=x.device) % (side * side)
+    idx = torch.arange(L, device=t_pos.device) % (side * side)
 
     def angles(pos, width):
-        freqs = 1.0 / (100.0 ** (torch.arange(0, width, 2, device=x.device, dtype=torch.float32) / width))
+        freqs = 1.0 / (100.0 ** (torch.arange(0, width, 2, device=t_pos.device, dtype=torch.float32) / width))
         return pos.float()[:, None] * freqs[None]
     ang = torch.cat([angles(t_pos, et), angles(idx // side, es), angles(idx % side, es)], dim=1)  # (L, e/2)
-    cos, sin = ang.cos().to(x.dtype), ang.sin().to(x.dtype)
+    return ang.cos(), ang.sin()
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate channel pairs of x (b, k, L, e) by the tables of rope_tables."""
+    cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
 
@@ -80,42 +86,56 @@ def frame_mask(q_pos: torch.Tensor, k_pos: torch.Tensor, window: int, n: int) ->
 
 
 class Attention(nn.Module):
-    def __init__(self, dim: int, heads: int, side: int):
+    def __init__(self, dim: int, heads: int):
         super().__init__()
-        self.heads, self.side = heads, side
+        self.heads = heads
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
 
-    def forward(self, x, tok_pos, mask, cache: KVCache | None, layer: int, commit: bool):
-        # x (b, t*n, d); tok_pos (t*n,) frame index of each token
+    def forward(self, x, rot, mask, cache: KVCache | None, layer: int, commit: bool):
+        # x (b, t*n, d); rot: rope tables (cos, sin) of the queries and of all keys (cached + new)
         q, k, v = rearrange(self.qkv(x), "b l (three k e) -> three b k l e", three=3, k=self.heads)
-        q_pos, k_pos = tok_pos, tok_pos
         if cache is not None and cache.length > 0:
             ck, cv = cache.keys[layer], cache.values[layer]     # (b', k, s*n, e), raw (unrotated)
             if ck.shape[0] != q.shape[0]:                       # CFG runs cond+uncond on one cache
                 ck = ck.repeat(q.shape[0] // ck.shape[0], 1, 1, 1)
                 cv = cv.repeat(q.shape[0] // cv.shape[0], 1, 1, 1)
             k_all, v_all = torch.cat([ck, k], 2), torch.cat([cv, v], 2)
-            k_pos = torch.cat([cache.token_positions(), tok_pos])
         else:
             k_all, v_all = k, v
         if commit:
             cache.store(layer, k, v)
-        # Positions relative to the newest query frame keep the rotation angles small however long
-        # the play; RoPE scores depend only on differences, so this changes nothing in exact math.
-        ref = tok_pos.max()
-        qr, kr = rope(q, q_pos - ref, self.side), rope(k_all, k_pos - ref, self.side)
+        qr, kr = apply_rope(q, rot[0], rot[1]), apply_rope(k_all, rot[2], rot[3])
         o = F.scaled_dot_product_attention(qr, kr, v_all, attn_mask=mask)
         return self.out(rearrange(o, "b k l e -> b l (k e)"))
+
+
+def per_frame(x: torch.Tensor, m: torch.Tensor):
+    """x (b, t*n, d) as (b, t, n, d) and a per-frame m (b, t, d) as (b, t, 1, d), so that a
+    frame's modulation is computed once and broadcast over its tokens."""
+    b, t = m.shape[:2]
+    return x.reshape(b, t, -1, x.shape[-1]), m[:, :, None]
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """x (b, t*n, d) * (1 + scale) + shift, with scale/shift (b, t, d) per frame."""
+    xv, sc = per_frame(x, scale)
+    return (xv * (1 + sc) + shift[:, :, None]).flatten(1, 2)
+
+
+def gate(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """x (b, t*n, d) * g, with g (b, t, d) per frame."""
+    xv, gv = per_frame(x, g)
+    return (xv * gv).flatten(1, 2)
 
 
 class Block(nn.Module):
     """Pre-norm transformer block with adaLN-Zero modulation from the per-frame condition."""
 
-    def __init__(self, dim: int, heads: int, mlp_ratio: float, side: int):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.attn = Attention(dim, heads, side)
+        self.attn = Attention(dim, heads)
         self.norm2 = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
         hidden = int(dim * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
@@ -123,11 +143,11 @@ class Block(nn.Module):
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
 
-    def forward(self, x, cond, tok_pos, mask, cache, layer, commit):
-        # x (b, t*n, d); cond (b, t*n, d): each token carries its frame's condition
-        s1, g1, a1, s2, g2, a2 = self.ada(F.silu(cond)).chunk(6, dim=-1)
-        x = x + a1 * self.attn(self.norm1(x) * (1 + g1) + s1, tok_pos, mask, cache, layer, commit)
-        x = x + a2 * self.mlp(self.norm2(x) * (1 + g2) + s2)
+    def forward(self, x, cond, rot, mask, cache, layer, commit):
+        # x (b, t*n, d); cond (b, t, d): one condition per frame, shared by its tokens
+        s1, g1, a1, s2, g2, a2 = self.ada(F.silu(cond)).chunk(6, dim=-1)   # each (b, t, d)
+        x = x + gate(self.attn(modulate(self.norm1(x), s1, g1), rot, mask, cache, layer, commit), a1)
+        x = x + gate(self.mlp(modulate(self.norm2(x), s2, g2)), a2)
         return x
 
 
@@ -164,8 +184,7 @@ class DynamicsTransformer(nn.Module):
         self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.action_mlp = nn.Sequential(nn.Linear(cfg.action_dim, d), nn.SiLU(), nn.Linear(d, d))
         self.null_action = nn.Parameter(torch.zeros(d))
-        side = cfg.latent_size // cfg.patch
-        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio, side) for _ in range(cfg.depth))
+        self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
         self.norm_out = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.ada_out = nn.Linear(d, 2 * d)
         self.patch_out = nn.Linear(d, pp)
@@ -197,20 +216,24 @@ class DynamicsTransformer(nn.Module):
             prev_tok = rearrange(prev_x, "b t c (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)
             h = h + self.prev_in(prev_tok)
             cond = cond + self.prev_noise_mlp(fourier_embedding(prev_c, cfg.dim).to(cond.dtype))
-        cond = cond.repeat_interleave(n, dim=1)                                # (b, t*n, d)
         tok_pos = positions.to(x.device).repeat_interleave(n)                  # (t*n,)
         k_pos = tok_pos if cache is None or cache.length == 0 else torch.cat([cache.token_positions(), tok_pos])
         mask = frame_mask(positions.to(x.device), k_pos[::n], cfg.context, n)  # (t*n, (s+t)*n)
+        # Positions relative to the newest query frame keep the rotation angles small however long
+        # the play; RoPE scores depend only on differences, so this changes nothing in exact math.
+        ref = tok_pos.max()
+        side, e = cfg.latent_size // p, cfg.dim // cfg.heads
+        rot = (*rope_tables(tok_pos - ref, side, e), *rope_tables(k_pos - ref, side, e))
         if commit:
             if cache is None:
                 raise ValueError("commit=True needs a cache")
             cache.begin_commit(positions, n)
         for i, blk in enumerate(self.blocks):
-            h = blk(h, cond, tok_pos, mask, cache, i, commit)
-        s, g = self.ada_out(F.silu(cond)).chunk(2, dim=-1)
-        out = self.patch_out(self.norm_out(h) * (1 + g) + s)                   # (b, t*n, c*p*q)
+            h = blk(h, cond, rot, mask, cache, i, commit)
+        s, g = self.ada_out(F.silu(cond)).chunk(2, dim=-1)                    # (b, t, d) each
+        out = self.patch_out(modulate(self.norm_out(h), s, g))                 # (b, t*n, c*p*q)
         if cfg.prev_frame:
-            out = out + self.prev_gate(F.silu(cond)) * self.prev_out(prev_tok)
+            out = out + gate(self.prev_out(prev_tok), self.prev_gate(F.silu(cond)))
         if commit:
             if cfg.prev_frame:
                 cache.prev_x, cache.prev_c = x[:, -1:].detach(), c_noise[:, -1:].detach()

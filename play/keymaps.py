@@ -10,7 +10,8 @@ DEFAULT_KEYMAP: dict[str, str] = {
     "e": "e", "q": "q", "r": "r", "f": "f", "1": "1", "2": "2", "3": "3", "4": "4",
 }
 # keys the window itself uses; they never reach the world
-CONTROL_KEYS = {"escape": "quit", "backspace": "reset to the start image", "p": "pause"}
+CONTROL_KEYS = {"escape": "quit", "backspace": "reset to the start image", "p": "pause",
+                "t": "switch student (fast) / teacher (slow)"}
 
 
 def keymap_for(config: dict) -> dict[str, str]:

@@ -16,7 +16,8 @@ def run_window(world, image=None, scale: int = 8) -> int:
     h, w = world.resolution
     pygame.init()
     screen = pygame.display.set_mode((w * scale, h * scale + 24))
-    pygame.display.set_caption("worldmodel - arrows/WASD move, Esc quits, Backspace resets, P pauses")
+    pygame.display.set_caption("worldmodel - arrows/WASD move, Esc quits, Backspace resets, P pauses, "
+                               "T switches student/teacher")
     font = pygame.font.Font(None, 22)
     frame = world.reset(image)
     paused, running = False, True
@@ -34,6 +35,9 @@ def run_window(world, image=None, scale: int = 8) -> int:
                     frame = world.reset(image)
                 elif name == "p":
                     paused = not paused
+                elif name == "t" and world.fast is not None:
+                    world.set_fast(not world.fast)
+                    times.clear()
         if not running:
             break
         pressed = pygame.key.get_pressed()
@@ -55,7 +59,8 @@ def run_window(world, image=None, scale: int = 8) -> int:
         screen.blit(pygame.transform.scale(surf, (w * scale, h * scale)), (0, 0))
         screen.fill((0, 0, 0), (0, h * scale, w * scale, 24))
         fps = len(times) / max(sum(times), 1e-9) if times else 0.0
-        text = f"{'PAUSED  ' if paused else ''}{fps:5.1f} frames/s  keys: {action}"
+        path = "" if world.fast is None else ("student  " if world.fast else "teacher  ")
+        text = f"{'PAUSED  ' if paused else ''}{path}{fps:5.1f} frames/s  keys: {action}"
         screen.blit(font.render(text, True, (230, 230, 230)), (6, h * scale + 4))
         pygame.display.flip()
         clock.tick(world.fps)

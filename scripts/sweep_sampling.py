@@ -4,7 +4,6 @@ held-out episodes of its recording: how the shipped sampling defaults were chose
     python scripts/sweep_sampling.py CHECKPOINT DATA [--steps 1,2,4] [--guidance 1,1.5,2.5]
 """
 import argparse
-import json
 
 from worldmodel import World
 from worldmodel.data import load_episodes, split_episodes

@@ -45,7 +45,6 @@ def make_tiny_world(path, seed: int = 0, context: int = 3):
 def tiny_world(tmp_path_factory):
     path = make_tiny_world(tmp_path_factory.mktemp("world") / "tiny")
     from PIL import Image
-    import numpy as np
     env = make_env("procedural", size=32)
     Image.fromarray(env.reset(0)).save(path / "start.png")
     return path

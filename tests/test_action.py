@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from worldmodel import ACTION_DIM, KEYS, Action, ActionError
-from worldmodel.action import MOUSE_SCALE
 
 
 def test_vector_round_trip():

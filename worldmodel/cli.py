@@ -11,7 +11,9 @@ EPILOG = """typical flow:
   worldmodel record --env procedural --episodes 200 --steps 100 --out data/proc
   worldmodel train-autoencoder --data data/proc --preset small --out runs/proc-ae
   worldmodel train-dynamics --data data/proc --autoencoder runs/proc-ae --preset small --out runs/proc
-  worldmodel play runs/proc
+  worldmodel distill --teacher runs/proc --steps 1 --data data/proc --out runs/proc-fast
+  worldmodel play runs/proc-fast
+  worldmodel bench runs/proc-fast --device cpu
 """
 
 
@@ -73,6 +75,27 @@ def build_parser() -> argparse.ArgumentParser:
     _train_args(d)
     d.set_defaults(func=cmd_train_dynamics)
 
+    ds = sub.add_parser("distill", help="distil a world into a fast few-step student (guidance folded in)",
+                        description="Train a student that samples in --steps steps with one forward pass each, imitating "
+                                    "the teacher's --teacher-steps guided Euler steps (two passes each). OUT is an ordinary "
+                                    "world checkpoint (the student) with the teacher copied into OUT/teacher; `play`, `eval` "
+                                    "and `bench` take it unchanged. Resumes if --out holds a killed run.")
+    ds.add_argument("--teacher", required=True, help="the world to distil: a checkpoint folder or shipped world name")
+    ds.add_argument("--steps", type=int, default=1, choices=[1, 2, 4], help="denoising steps of the student (default 1)")
+    ds.add_argument("--out", required=True, help="run folder (the student checkpoint)")
+    ds.add_argument("--data", default=None, help="a `worldmodel record` folder of the teacher's game (default: the "
+                                                 "recording the teacher was trained on, if it is still there)")
+    ds.add_argument("--teacher-steps", type=_positive, default=8, help="Euler steps of the teacher (default 8)")
+    ds.add_argument("--guidance", type=float, default=2.0, help="the teacher's guidance scale, folded into the student (default 2)")
+    ds.add_argument("--train-steps", type=_positive, default=600, help="training steps (default 600)")
+    ds.add_argument("--batch-size", type=_positive, default=32, help="clips per training step (default 32)")
+    ds.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
+    ds.add_argument("--seed", type=int, default=0, help="seed of the split and the batches (default 0)")
+    ds.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    ds.add_argument("--save-every", type=float, default=120.0, help="seconds between resumable saves (default 120)")
+    ds.add_argument("--eval-starts", type=int, default=4, help="rollout starts per held-out episode in the final comparison")
+    ds.set_defaults(func=cmd_distill)
+
     pl = sub.add_parser("play", help="play a world in a window (or write a video with --headless)",
                         description="Play a world with keyboard and mouse. With no CHECKPOINT, the shipped default world. "
                                     "Without a display, falls back to --headless.")
@@ -104,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(ev, seed_default=1, seed_help="seed of the recorded episodes, the noise and the random actions; "
                                             "the shipped worlds were trained on seed 0, so keep it non-zero for fresh episodes")
     ev.set_defaults(func=cmd_eval)
+
+    bn = sub.add_parser("bench", help="frames/s and latency of World.step, student vs teacher, with their quality",
+                        description="Time World.step (decoding to pixels included) after a warm-up: frames/s and per-step "
+                                    "latency p50/p99. A distilled student is measured together with its guided teacher in "
+                                    "the same run, and both get PSNR@16 and dPSNR@4 on the same fresh episodes of the real game.")
+    bn.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint folder or shipped world name (default: the default world)")
+    bn.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    bn.add_argument("--batch", type=_positive, default=1, help="worlds stepped together in one call (default 1)")
+    bn.add_argument("--frames", type=_positive, default=200, help="timed steps (default 200)")
+    bn.add_argument("--warmup", type=int, default=20, help="untimed steps first (default 20)")
+    bn.add_argument("--episodes", type=_positive, default=4, help="fresh episodes for the quality columns (default 4)")
+    bn.add_argument("--seed", type=int, default=1, help="seed of the episodes, noise and actions (default 1)")
+    bn.add_argument("--no-quality", action="store_true", help="time only; skip recording episodes and the PSNR columns")
+    bn.add_argument("--threads", type=_positive, default=None, help="CPU threads for torch (default: torch's choice)")
+    bn.add_argument("--json", default=None, help="also write the results to this JSON file")
+    bn.set_defaults(func=cmd_bench)
 
     ls = sub.add_parser("list", help="list the shipped worlds")
     ls.set_defaults(func=cmd_list)
@@ -180,6 +219,44 @@ def cmd_train_dynamics(args) -> int:
     return 0
 
 
+def cmd_distill(args) -> int:
+    from dynamics.distill import DistillConfig, distill_world
+    from dynamics.train import finalize
+    from .checkpoint import load_config
+    from .world import World, resolve_checkpoint
+    teacher = resolve_checkpoint(args.teacher)
+    data = args.data
+    if data is None:
+        tcfg = load_config(teacher)
+        data = tcfg.get("train", {}).get("data")
+        if not data or not Path(data, "meta.json").is_file():
+            env = tcfg.get("env", {})
+            raise ValueError(f"no --data given and the teacher's training recording ({data}) is not here; record one, e.g. "
+                             f"`worldmodel record --env {env.get('env', 'ENV')} --size {env.get('size', 64)} --episodes 100 "
+                             f"--steps 300 --policy sticky --out data/rec` and pass --data data/rec")
+    cfg = DistillConfig(student_steps=args.steps, teacher_steps=args.teacher_steps, guidance=args.guidance,
+                        steps=args.train_steps, batch_size=args.batch_size, lr=args.lr)
+    out = distill_world(teacher, data, args.out, cfg, seed=args.seed, device=args.device, save_every=args.save_every,
+                        source=args.teacher)
+    from .data import load_episodes, split_episodes
+    from .evaluate import rollout_metrics
+    from .eval_report import format_table
+    _, eps = load_episodes(data)
+    _, val = split_episodes(len(eps), seed=args.seed)
+    val_eps = [eps[i] for i in val]
+    report = {}
+    for name, fast in (("student", True), ("teacher", False)):
+        world = World.from_pretrained(out, device=args.device, fast=fast)
+        report[name] = rollout_metrics(world, val_eps, horizons=(1, 4, 16), per_episode=args.eval_starts,
+                                       seed=args.seed, progress=True)
+        print(f"{name} ({world.settings()['steps']} steps, guidance {world.settings()['guidance_scale']}), held-out episodes:")
+        print(format_table(report[name]))
+    (Path(out) / "metrics.json").write_text(json.dumps(report, indent=2))
+    finalize(Path(out))
+    print(f"student written to {out}; play it with: worldmodel play {out}  (T switches to the teacher)")
+    return 0
+
+
 def cmd_play(args) -> int:
     from .world import World
     ckpt = args.checkpoint_opt or args.checkpoint
@@ -222,6 +299,23 @@ def cmd_eval(args) -> int:
     for n, v in m.get("memory", {}).items():
         print(f"memory, {n} steps away and back: world {v['world']:.2f} dB, real game {v['real']:.2f} dB")
     print(f"wrote {args.out}/metrics.json and report.md in {m['seconds']:.0f} s")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import format_bench, run_bench
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    r = run_bench(args.checkpoint, device=args.device, batch=args.batch, frames=args.frames, warmup=args.warmup,
+                  episodes=args.episodes, seed=args.seed, with_quality=not args.no_quality)
+    print(format_bench(r))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(r, indent=2))
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -66,6 +66,15 @@ def save_world(path, config: dict, autoencoder: Autoencoder, denoiser: Denoiser,
     return save_checkpoint(path, config, tensors, half=half, card=card)
 
 
+def teacher_dir(path: Path, config: dict) -> Path | None:
+    """The teacher checkpoint of a distilled student (config["distilled"]["teacher"], relative to
+    the student's folder), or None for an ordinary world."""
+    d = config.get("distilled")
+    if not d:
+        return None
+    return Path(path) / d.get("teacher", "teacher")
+
+
 def load_world_parts(path: Path) -> tuple[dict, Autoencoder, Denoiser]:
     config, tensors = load_checkpoint(path)
     if config.get("kind") != "world":
@@ -99,6 +108,10 @@ class World:
         self.steps = int(steps if steps is not None else sampling.get("steps", 8))
         self.guidance_scale = float(guidance_scale if guidance_scale is not None else sampling.get("guidance_scale", 1.0))
         self.sampler = sampler or sampling.get("sampler", "euler")
+        # a distilled student carries the noise levels it was trained on
+        self.sigmas = sampling.get("sigmas") if "sigmas" in sampling and self.steps == sampling.get("steps") else None
+        self.fast = True if "distilled" in config else None  # None: no student/teacher pair
+        self._paths: dict[bool, tuple] = {}
         self.context_noise = float(context_noise if context_noise is not None else denoiser.config.context_noise)
         self.kv_cache = kv_cache  # False: recompute every past frame at every step (reference, slow)
         self.seed = seed
@@ -107,12 +120,67 @@ class World:
 
     # ----- construction -------------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, name_or_path=None, **settings) -> "World":
+    def from_pretrained(cls, name_or_path=None, *, fast: bool | None = None, **settings) -> "World":
         """Load a world by shipped name (`worldmodel list`) or checkpoint folder. Settings:
-        device, dtype, steps, guidance_scale, sampler, context_noise, seed, kv_cache."""
+        device, dtype, steps, guidance_scale, sampler, context_noise, seed, kv_cache, and for a
+        distilled student `fast` (True: the student, the default; False: its guided teacher).
+        steps/guidance_scale/sampler apply to the path chosen here."""
         path = resolve_checkpoint(name_or_path)
         config, ae, den = load_world_parts(path)
+        if fast is not None and teacher_dir(path, config) is None:
+            raise ValueError(f"{path} is not a distilled student, so it has no fast/slow switch")
+        if fast is False:  # load the teacher as the main path; the student stays switchable
+            world = cls(ae, den, config, path=path, device=settings.get("device"), dtype=settings.get("dtype"))
+            world.set_fast(False)
+            world._apply_settings(**{k: v for k, v in settings.items() if k not in ("device", "dtype")})
+            return world
         return cls(ae, den, config, path=path, **settings)
+
+    def _apply_settings(self, steps=None, guidance_scale=None, sampler=None, context_noise=None, seed=None,
+                        kv_cache=None):
+        sampling = self._sampling()
+        if steps is not None and steps != self.steps:
+            self.steps, self.sigmas = int(steps), None
+        self.guidance_scale = float(guidance_scale) if guidance_scale is not None else self.guidance_scale
+        self.sampler = sampler or self.sampler
+        self.context_noise = float(context_noise) if context_noise is not None else self.context_noise
+        self.seed = self.seed if seed is None else seed
+        self.kv_cache = self.kv_cache if kv_cache is None else kv_cache
+        if "sigmas" in sampling and self.steps == sampling.get("steps"):
+            self.sigmas = sampling["sigmas"]
+        self._validate_settings()
+
+    def _sampling(self) -> dict:
+        return self.config.get("sampling", {}) if self.fast is not False else self._paths[False][1]
+
+    def set_fast(self, fast: bool) -> None:
+        """Switch a distilled world between its student (fast) and its guided teacher (slow), also
+        in the middle of a play: the recent past is re-encoded by the other network, so the play
+        goes on from the same frame (the other network re-encodes the last `context` frames)."""
+        if self.fast is None:
+            raise ValueError("this world is not a distilled student: there is no fast/slow switch")
+        fast = bool(fast)
+        if fast == self.fast:
+            return
+        if not self._paths:
+            self._paths[True] = (self.denoiser, self.config.get("sampling", {}))
+            tdir = teacher_dir(self.path, self.config)
+            tconfig, tae, tden = load_world_parts(tdir)
+            if tconfig["autoencoder"] != self.config["autoencoder"]:
+                raise CheckpointError(f"{tdir} uses another autoencoder than its student {self.path}")
+            self._paths[False] = (tden.to(self.device), tconfig.get("sampling", {}))
+        self.denoiser, sampling = self._paths[fast]
+        self.fast = fast
+        self.steps = int(sampling.get("steps", 8))
+        self.guidance_scale = float(sampling.get("guidance_scale", 1.0))
+        self.sampler = sampling.get("sampler", "euler")
+        self.sigmas = sampling.get("sigmas")
+        if self._state is not None and self.kv_cache:
+            st = self._state
+            st["cache"] = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
+            with self._autocast():
+                for x, sig, acts, mask, pos in st["recent"]:
+                    self.denoiser(x, sig, acts, mask, pos, cache=st["cache"], commit=True)
 
     # ----- properties ---------------------------------------------------------------------
     @property
@@ -131,8 +199,11 @@ class World:
 
     def settings(self) -> dict:
         """The sampling settings in use (what a report should quote)."""
-        return {"steps": self.steps, "guidance_scale": self.guidance_scale, "sampler": self.sampler,
-                "context_noise": self.context_noise}
+        out = {"steps": self.steps, "guidance_scale": self.guidance_scale, "sampler": self.sampler,
+               "context_noise": self.context_noise}
+        if self.fast is not None:
+            out["path"] = "student (fast)" if self.fast else "teacher (slow)"
+        return out
 
     @property
     def batch_size(self) -> int:
@@ -155,7 +226,8 @@ class World:
         """Bytes of tensors the world keeps between steps (KV cache, history): bounded by the
         context window with the KV cache; grows with every frame in the kv_cache=False reference."""
         self._require_reset()
-        held = [*(self._state["history"] or {}).values(), self._state.get("latent")]
+        held = [*(self._state["history"] or {}).values(), self._state.get("latent"),
+                *(t for frame in self._state["recent"] for t in frame)]
         return self._state["cache"].nbytes() + sum(t.numel() * t.element_size() for t in held if t is not None)
 
     def start_image(self) -> np.ndarray | None:
@@ -186,7 +258,7 @@ class World:
         b = len(frames)
         self._state = {"frames": frames, "batched": batched, "generator": gen, "position": 0,
                        "cache": KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context),
-                       "history": None}
+                       "history": None, "recent": []}
         with self._autocast():
             z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
@@ -211,7 +283,7 @@ class World:
             rep = x.shape[0] // b
             return self._denoise(x, sigma, acts.repeat(rep, 1), action_on, pos)
 
-        sigmas = karras_sigmas(self.steps, self.denoiser.config)
+        sigmas = self.sigmas or karras_sigmas(self.steps, self.denoiser.config)
         with self._autocast():
             z = SAMPLERS[self.sampler](denoise_fn, noise, sigmas, self.guidance_scale).float()
             self._commit(z, acts, on, pos)
@@ -230,6 +302,7 @@ class World:
         gen.set_state(st["generator"].get_state())
         hist = st["history"]
         other._state = {**st, "frames": st["frames"].copy(), "generator": gen, "cache": st["cache"].clone(),
+                        "recent": list(st["recent"]),
                         "history": None if hist is None else {k: v.clone() for k, v in hist.items()}}
         return other
 
@@ -264,6 +337,9 @@ class World:
         if self.kv_cache:
             with self._autocast():
                 self.denoiser(x, sig, acts[:, None], mask[:, None], pos, cache=st["cache"], commit=True)
+            # the window of committed inputs, so that set_fast() can rebuild the cache with the other network
+            window = self.denoiser.net.config.context
+            st["recent"] = (st["recent"] + [(x, sig, acts[:, None], mask[:, None], pos)])[-window:]
         else:
             new = {"x": x, "sigma": sig, "actions": acts[:, None], "mask": mask[:, None], "positions": pos}
             h = st["history"]

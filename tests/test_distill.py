@@ -1,0 +1,157 @@
+"""The distilled student: schedules, the loss going down against the guided teacher, one forward
+pass per step, determinism, the fast/slow switch, and `worldmodel bench` on a tiny checkpoint."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_tiny_world
+from dynamics import DiffusionConfig, karras_sigmas
+from dynamics.distill import DistillConfig, distill_loss, distill_world
+from dynamics.sampler import subsample_sigmas
+from worldmodel import Action, World
+from worldmodel.world import load_world_parts
+
+
+def test_student_levels_sit_on_the_teachers_schedule():
+    t = karras_sigmas(8, DiffusionConfig())
+    assert subsample_sigmas(t, 1) == [t[0], 0.0]
+    assert subsample_sigmas(t, 2) == [t[0], t[4], 0.0]
+    assert subsample_sigmas(t, 4) == [t[0], t[2], t[4], t[6], 0.0]
+    with pytest.raises(ValueError, match="divide"):
+        subsample_sigmas(t, 3)
+    with pytest.raises(ValueError, match="multiple"):
+        DistillConfig(student_steps=4, teacher_steps=6)
+
+
+@pytest.fixture(scope="module")
+def student(recording, tmp_path_factory):
+    root = tmp_path_factory.mktemp("distill")
+    teacher = make_tiny_world(root / "teacher", seed=5)
+    cfg = DistillConfig(student_steps=1, teacher_steps=4, guidance=2.0, steps=60, batch_size=16, lr=2e-3)
+    return distill_world(teacher, recording, root / "student", cfg, progress=False), teacher, cfg
+
+
+def _held_out_loss(den_student, den_teacher, recording, cfg, segment=0):
+    """The distillation loss on fixed clips of the recording, with fixed noise."""
+    from dynamics.train import LatentClips, encode_episodes
+    from worldmodel.data import load_episodes
+    config, ae, _ = load_world_parts(den_teacher)
+    _, eps = load_episodes(recording)
+    lat = encode_episodes(ae, eps, "cpu")
+    clips = LatentClips(lat, eps, list(range(len(eps))), config["dynamics"]["context"] + 1)
+    x0, a, m = clips.sample(np.random.default_rng(123), 32, "cpu")
+    _, _, teacher = load_world_parts(den_teacher)
+    with torch.no_grad():
+        return distill_loss(den_student, teacher, x0, a, m, cfg, segment, torch.Generator().manual_seed(9)).item()
+
+
+def test_distillation_brings_the_student_to_the_guided_teacher(student, recording):
+    """Before training the student is the teacher run in 1 unguided step; after 60 steps its one
+    step must land much closer to the teacher's 4 guided steps."""
+    out, teacher, cfg = student
+    _, _, before = load_world_parts(teacher)
+    _, _, after = load_world_parts(out)
+    l0 = _held_out_loss(before, teacher, recording, cfg)
+    l1 = _held_out_loss(after, teacher, recording, cfg)
+    assert l1 < 0.5 * l0, (l0, l1)
+
+
+def test_student_is_an_ordinary_world_with_one_pass_per_step(student, tiny_world):
+    out, _, _ = student
+    world = World.from_pretrained(out, seed=3)
+    assert world.settings()["steps"] == 1 and world.settings()["guidance_scale"] == 1.0
+    assert world.sigmas == [pytest.approx(DiffusionConfig().sigma_max), 0.0]
+    calls = []
+    net_forward = world.denoiser.net.forward
+
+    def counting(x, *a, **k):
+        calls.append(x.shape[0])
+        return net_forward(x, *a, **k)
+    world.denoiser.net.forward = counting
+    world.reset(np.zeros((32, 32, 3), np.uint8))
+    calls.clear()
+    f = world.step(Action.press("right"))
+    assert f.shape == (32, 32, 3) and f.dtype == np.uint8
+    assert calls == [1, 1]  # one denoising pass (no unconditional twin) + caching the new frame
+
+    slow = World.from_pretrained(out, seed=3, fast=False)
+    assert slow.settings()["steps"] == 4 and slow.settings()["guidance_scale"] == 2.0
+
+
+def test_student_sampling_is_deterministic_given_the_seed(student):
+    out, _, _ = student
+    acts = [Action.press(k) for k in ("right", "up", "left", "space")]
+    runs = []
+    for seed in (4, 4, 5):
+        w = World.from_pretrained(out, seed=seed)
+        w.reset(np.full((32, 32, 3), 90, np.uint8))
+        runs.append(np.stack([w.step(a) for a in acts]))
+    assert np.array_equal(runs[0], runs[1])
+    assert not np.array_equal(runs[0], runs[2])
+
+
+def test_switching_paths_mid_play(student):
+    out, _, _ = student
+    w = World.from_pretrained(out, seed=1)
+    w.reset(np.full((32, 32, 3), 90, np.uint8))
+    w.step(Action.press("right"))
+    fork = w.fork()
+    w.set_fast(False)
+    assert w.settings()["path"] == "teacher (slow)" and (w.steps, w.guidance_scale) == (4, 2.0)
+    w.set_fast(True)
+    assert w.settings()["path"] == "student (fast)" and w.steps == 1
+    # the window still holds the whole play, so re-encoding it gives back the same cache exactly
+    a, b = w.step(Action.press("left")), fork.step(Action.press("left"))
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    w.set_fast(False)
+    assert w.step(Action.press("up")).shape == (32, 32, 3)
+    with pytest.raises(ValueError, match="not a distilled"):
+        World.from_pretrained(out / "teacher", fast=True)
+
+
+def test_distill_refuses_a_student_and_a_foreign_recording(student, tmp_path):
+    from worldmodel.data import record
+    from worldmodel.envs import make_env
+    out, teacher, cfg = student
+    with pytest.raises(ValueError, match="already a distilled student"):
+        distill_world(out, tmp_path, tmp_path / "x", cfg, progress=False)
+    rec = tmp_path / "rec48"
+    record(make_env("procedural", size=48), rec, episodes=1, steps=8, policy="random", seed=0, progress=False)
+    with pytest.raises(ValueError, match="48px"):
+        distill_world(teacher, rec, tmp_path / "y", cfg, progress=False)
+
+
+def test_bench_reports_both_paths(student, tmp_path, capsys):
+    from worldmodel.cli import main
+    out, _, _ = student
+    assert main(["bench", str(out), "--device", "cpu", "--frames", "6", "--warmup", "2", "--episodes", "2",
+                 "--batch", "2", "--json", str(tmp_path / "b.json")]) == 0
+    r = json.loads((tmp_path / "b.json").read_text())
+    assert set(r["paths"]) == {"student", "teacher"} and r["batch"] == 2
+    for p in r["paths"].values():
+        lat = p["latency_ms"]
+        assert p["frames_per_s"] > 0 and 0 < lat["p50"] <= lat["p99"]
+        # frames/s counts every world of the batch: 2 frames per timed step
+        assert p["frames_per_s"] == pytest.approx(2 * 1e3 / lat["mean"], rel=1e-6)
+        q = p["quality"]
+        assert q["dpsnr"]["4"] == pytest.approx(q["psnr"]["4"] - q["psnr_random_actions"]["4"])
+        assert q["rollouts"] > 0
+    assert r["speedup"] == pytest.approx(r["paths"]["student"]["frames_per_s"] / r["paths"]["teacher"]["frames_per_s"])
+    assert r["paths"]["student"]["settings"]["steps"] == 1 and r["paths"]["teacher"]["settings"]["steps"] == 4
+    assert "student / teacher frames/s" in capsys.readouterr().out
+
+
+def test_window_switches_teacher_and_student_with_t(student, monkeypatch):
+    import pygame
+    from play import pygame_app
+    out, _, _ = student
+    world = World.from_pretrained(out)
+    paths = []
+    real_step = world.step
+    monkeypatch.setattr(world, "step", lambda a: (paths.append(world.steps), real_step(a))[1])
+    script = iter([[], [pygame.event.Event(pygame.KEYDOWN, key=pygame.K_t)], [], [pygame.event.Event(pygame.QUIT)]])
+    monkeypatch.setattr(pygame.event, "get", lambda: next(script))
+    assert pygame_app.run_window(world, np.zeros((32, 32, 3), np.uint8), scale=2) == 0
+    assert paths == [1, 4, 4]  # student, then T: the teacher's 4 guided steps
