@@ -155,3 +155,15 @@ def test_window_switches_teacher_and_student_with_t(student, monkeypatch):
     monkeypatch.setattr(pygame.event, "get", lambda: next(script))
     assert pygame_app.run_window(world, np.zeros((32, 32, 3), np.uint8), scale=2) == 0
     assert paths == [1, 4, 4]  # student, then T: the teacher's 4 guided steps
+
+
+def test_shipped_students_and_their_teachers(tmp_path, capsys):
+    from worldmodel.cli import main
+    for name in ("doom", "boxing"):
+        student = World.from_pretrained(name, device="cpu")
+        assert student.fast is True and student.steps == 1
+        teacher = World.from_pretrained(f"{name}/teacher", device="cpu")
+        assert teacher.fast is None and (teacher.steps, teacher.guidance_scale) == (8, 2.0)
+    assert main(["distill", "--teacher", "doom", "--out", str(tmp_path / "s")]) == 2
+    assert "already a distilled student" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()

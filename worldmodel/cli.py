@@ -225,9 +225,12 @@ def cmd_distill(args) -> int:
     from .checkpoint import load_config
     from .world import World, resolve_checkpoint
     teacher = resolve_checkpoint(args.teacher)
+    tcfg = load_config(teacher)
+    if "distilled" in tcfg:
+        raise ValueError(f"{args.teacher} is already a distilled student; distil its teacher "
+                         f"({teacher / tcfg['distilled'].get('teacher', 'teacher')}) instead")
     data = args.data
     if data is None:
-        tcfg = load_config(teacher)
         data = tcfg.get("train", {}).get("data")
         if not data or not Path(data, "meta.json").is_file():
             env = tcfg.get("env", {})

@@ -45,6 +45,8 @@ def resolve_checkpoint(name_or_path: str | Path | None) -> Path:
     p = Path(name_or_path)
     if p.exists():
         return p
+    if not isinstance(name_or_path, Path) and (shipped_dir() / str(name_or_path) / "config.json").is_file():
+        return shipped_dir() / str(name_or_path)           # e.g. "doom/teacher"
     if isinstance(name_or_path, Path) or "/" in str(name_or_path) or os.sep in str(name_or_path):
         raise CheckpointError(f"checkpoint not found: {p}")
     if (shipped_dir() / str(name_or_path)).is_dir():
