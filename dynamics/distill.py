@@ -105,6 +105,7 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
 def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, device: str | None = None,
                   save_every: float = 120.0, progress: bool = True, source: str | None = None) -> Path:
     """Train a student of the world at `teacher_path` on the latent clips of the recording `data`.
+    `data` None = the recording the teacher was trained on, if it is still there.
     OUT becomes a world checkpoint (the student), with the teacher copied into OUT/teacher so the
     slow path travels with it. Resumes if OUT holds a killed run. `source` names the teacher in
     the student's config (default: its path)."""
@@ -118,6 +119,8 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     if "distilled" in config:
         raise ValueError(f"{teacher_path} is already a distilled student; distil its teacher "
                          f"({teacher_dir(teacher_path, config)}) instead")
+    if data is None:
+        data = _teacher_recording(config)
     meta, episodes = load_episodes(data)
     if meta.get("env") != config.get("env", {}).get("env"):
         raise ValueError(f"{data} holds {meta.get('env')!r} but the teacher learned {config.get('env', {}).get('env')!r}")
@@ -179,6 +182,16 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     save(total)
     log.write(event="done", step=total, seconds=round(time.time() - t0, 1))
     return out
+
+
+def _teacher_recording(config: dict) -> str:
+    data = config.get("train", {}).get("data")
+    if not data or not Path(data, "meta.json").is_file():
+        env = config.get("env", {})
+        raise ValueError(f"no --data given and the teacher's training recording ({data}) is not here; record one, e.g. "
+                         f"`worldmodel record --env {env.get('env', 'ENV')} --size {env.get('size', 64)} --episodes 100 "
+                         f"--steps 300 --policy sticky --out data/rec` and pass --data data/rec")
+    return data
 
 
 def _copy_teacher(src: Path, dst: Path, cfg: DistillConfig) -> None:

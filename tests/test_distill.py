@@ -33,16 +33,15 @@ def student(recording, tmp_path_factory):
     return distill_world(teacher, recording, root / "student", cfg, progress=False), teacher, cfg
 
 
-def _held_out_loss(den_student, den_teacher, recording, cfg, segment=0):
+def _held_out_loss(den_student, teacher_path, recording, cfg, segment=0):
     """The distillation loss on fixed clips of the recording, with fixed noise."""
     from dynamics.train import LatentClips, encode_episodes
     from worldmodel.data import load_episodes
-    config, ae, _ = load_world_parts(den_teacher)
+    config, ae, teacher = load_world_parts(teacher_path)
     _, eps = load_episodes(recording)
     lat = encode_episodes(ae, eps, "cpu")
     clips = LatentClips(lat, eps, list(range(len(eps))), config["dynamics"]["context"] + 1)
     x0, a, m = clips.sample(np.random.default_rng(123), 32, "cpu")
-    _, _, teacher = load_world_parts(den_teacher)
     with torch.no_grad():
         return distill_loss(den_student, teacher, x0, a, m, cfg, segment, torch.Generator().manual_seed(9)).item()
 

@@ -222,25 +222,13 @@ def cmd_train_dynamics(args) -> int:
 def cmd_distill(args) -> int:
     from dynamics.distill import DistillConfig, distill_world
     from dynamics.train import finalize
-    from .checkpoint import load_config
     from .world import World, resolve_checkpoint
     teacher = resolve_checkpoint(args.teacher)
-    tcfg = load_config(teacher)
-    if "distilled" in tcfg:
-        raise ValueError(f"{args.teacher} is already a distilled student; distil its teacher "
-                         f"({teacher / tcfg['distilled'].get('teacher', 'teacher')}) instead")
-    data = args.data
-    if data is None:
-        data = tcfg.get("train", {}).get("data")
-        if not data or not Path(data, "meta.json").is_file():
-            env = tcfg.get("env", {})
-            raise ValueError(f"no --data given and the teacher's training recording ({data}) is not here; record one, e.g. "
-                             f"`worldmodel record --env {env.get('env', 'ENV')} --size {env.get('size', 64)} --episodes 100 "
-                             f"--steps 300 --policy sticky --out data/rec` and pass --data data/rec")
     cfg = DistillConfig(student_steps=args.steps, teacher_steps=args.teacher_steps, guidance=args.guidance,
                         steps=args.train_steps, batch_size=args.batch_size, lr=args.lr)
-    out = distill_world(teacher, data, args.out, cfg, seed=args.seed, device=args.device, save_every=args.save_every,
-                        source=args.teacher)
+    out = distill_world(teacher, args.data, args.out, cfg, seed=args.seed, device=args.device,
+                        save_every=args.save_every, source=args.teacher)
+    data = json.loads((Path(out) / "config.json").read_text())["distilled"]["data"]  # the recording it used
     from .data import load_episodes, split_episodes
     from .evaluate import rollout_metrics
     from .eval_report import format_table

@@ -106,12 +106,7 @@ class World:
         self.dtype = _dtype(dtype, self.device)
         self.autoencoder = autoencoder.to(self.device)
         self.denoiser = denoiser.to(self.device)
-        sampling = config.get("sampling", {})
-        self.steps = int(steps if steps is not None else sampling.get("steps", 8))
-        self.guidance_scale = float(guidance_scale if guidance_scale is not None else sampling.get("guidance_scale", 1.0))
-        self.sampler = sampler or sampling.get("sampler", "euler")
-        # a distilled student carries the noise levels it was trained on
-        self.sigmas = sampling.get("sigmas") if "sigmas" in sampling and self.steps == sampling.get("steps") else None
+        self._use_sampling(config.get("sampling", {}), steps, guidance_scale, sampler)
         self.fast = True if "distilled" in config else None  # None: no student/teacher pair
         self._paths: dict[bool, tuple] = {}
         self.context_noise = float(context_noise if context_noise is not None else denoiser.config.context_noise)
@@ -131,34 +126,27 @@ class World:
         config, ae, den = load_world_parts(path)
         if fast is not None and teacher_dir(path, config) is None:
             raise ValueError(f"{path} is not a distilled student, so it has no fast/slow switch")
-        if fast is False:  # load the teacher as the main path; the student stays switchable
-            world = cls(ae, den, config, path=path, device=settings.get("device"), dtype=settings.get("dtype"))
+        if fast is False:  # the teacher as the main path; the student stays switchable
+            sampling = {k: settings.pop(k, None) for k in ("steps", "guidance_scale", "sampler")}
+            world = cls(ae, den, config, path=path, **settings)
             world.set_fast(False)
-            world._apply_settings(**{k: v for k, v in settings.items() if k not in ("device", "dtype")})
+            world._use_sampling(world._paths[False][1], **sampling)
+            world._validate_settings()
             return world
         return cls(ae, den, config, path=path, **settings)
 
-    def _apply_settings(self, steps=None, guidance_scale=None, sampler=None, context_noise=None, seed=None,
-                        kv_cache=None):
-        sampling = self._sampling()
-        if steps is not None and steps != self.steps:
-            self.steps, self.sigmas = int(steps), None
-        self.guidance_scale = float(guidance_scale) if guidance_scale is not None else self.guidance_scale
-        self.sampler = sampler or self.sampler
-        self.context_noise = float(context_noise) if context_noise is not None else self.context_noise
-        self.seed = self.seed if seed is None else seed
-        self.kv_cache = self.kv_cache if kv_cache is None else kv_cache
-        if "sigmas" in sampling and self.steps == sampling.get("steps"):
-            self.sigmas = sampling["sigmas"]
-        self._validate_settings()
-
-    def _sampling(self) -> dict:
-        return self.config.get("sampling", {}) if self.fast is not False else self._paths[False][1]
+    def _use_sampling(self, sampling: dict, steps=None, guidance_scale=None, sampler=None) -> None:
+        """Sampling settings from a checkpoint's `sampling` block, where not given explicitly."""
+        self.steps = int(steps if steps is not None else sampling.get("steps", 8))
+        self.guidance_scale = float(guidance_scale if guidance_scale is not None else sampling.get("guidance_scale", 1.0))
+        self.sampler = sampler or sampling.get("sampler", "euler")
+        # a distilled student carries the noise levels it was trained on
+        self.sigmas = sampling.get("sigmas") if self.steps == sampling.get("steps") else None
 
     def set_fast(self, fast: bool) -> None:
         """Switch a distilled world between its student (fast) and its guided teacher (slow), also
-        in the middle of a play: the recent past is re-encoded by the other network, so the play
-        goes on from the same frame (the other network re-encodes the last `context` frames)."""
+        in the middle of a play: the other network re-encodes the last `context` frames, so the
+        play goes on from the same frame. The path's own sampling settings apply."""
         if self.fast is None:
             raise ValueError("this world is not a distilled student: there is no fast/slow switch")
         fast = bool(fast)
@@ -173,10 +161,7 @@ class World:
             self._paths[False] = (tden.to(self.device), tconfig.get("sampling", {}))
         self.denoiser, sampling = self._paths[fast]
         self.fast = fast
-        self.steps = int(sampling.get("steps", 8))
-        self.guidance_scale = float(sampling.get("guidance_scale", 1.0))
-        self.sampler = sampling.get("sampler", "euler")
-        self.sigmas = sampling.get("sigmas")
+        self._use_sampling(sampling)
         if self._state is not None and self.kv_cache:
             st = self._state
             st["cache"] = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
