@@ -36,6 +36,8 @@ def make_tiny_world(path, seed: int = 0, context: int = 3):
     net = DynamicsTransformer(dyn_cfg)
     for p in net.parameters():  # zero-init output layers would make every frame equal: randomise
         torch.nn.init.normal_(p, std=0.05)
+    for p in net.action_mlp.parameters():  # and let actions visibly change frames (UI tests check it)
+        torch.nn.init.normal_(p, std=0.5)
     env = make_env("procedural", size=32)
     cfg = world_config(ae_cfg, dyn_cfg, DiffusionConfig(), env.meta(), {"steps": 2, "guidance_scale": 1.5})
     return save_world(path, cfg, ae, Denoiser(net, DiffusionConfig()))

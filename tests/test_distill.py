@@ -150,10 +150,11 @@ def test_window_switches_teacher_and_student_with_t(student, monkeypatch):
     paths = []
     real_step = world.step
     monkeypatch.setattr(world, "step", lambda a: (paths.append(world.steps), real_step(a))[1])
-    script = iter([[], [pygame.event.Event(pygame.KEYDOWN, key=pygame.K_t)], [], [pygame.event.Event(pygame.QUIT)]])
+    # frame 0 shows the start image, frame 1 is the student's, then T: the teacher's 4 guided steps
+    script = iter([[], [], [pygame.event.Event(pygame.KEYDOWN, key=pygame.K_t)], [], [pygame.event.Event(pygame.QUIT)]])
     monkeypatch.setattr(pygame.event, "get", lambda: next(script))
-    assert pygame_app.run_window(world, np.zeros((32, 32, 3), np.uint8), scale=2) == 0
-    assert paths == [1, 4, 4]  # student, then T: the teacher's 4 guided steps
+    assert pygame_app.run_window(world, np.zeros((32, 32, 3), np.uint8), scale=2, fps=0) == 0
+    assert paths == [1, 4, 4]
 
 
 def test_shipped_students_and_their_teachers(tmp_path, capsys):

@@ -107,8 +107,33 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--actions", default="random", choices=["random", "idle"], help="headless actions (default random)")
     pl.add_argument("--out", default="play.mp4", help="headless output video (default play.mp4)")
     pl.add_argument("--scale", type=_positive, default=8, help="pixel scale of the window / video (default 8)")
+    pl.add_argument("--fps", type=float, default=None, help="frames per second to pace the window at (default: the "
+                                                           "world's own rate; 0: as fast as it generates)")
+    pl.add_argument("--record", default=None, help="record everything shown to this MP4 (written when the window closes)")
+    pl.add_argument("--record-dir", default=".", help="folder for clips recorded with F2 (default: the current folder)")
     _world_args(pl)
     pl.set_defaults(func=cmd_play)
+
+    dm = sub.add_parser("demo", help="play in the browser: a Gradio page (gallery, upload, keys, branches, MP4)",
+                        description="Serve a web page where each visitor plays their own copy of a world: pick a "
+                                    "shipped world or upload any image, hold keys or use the on-screen buttons, mark a "
+                                    "frame and compare two branches side by side, download what was played as MP4. "
+                                    "Needs gradio: pip install -e \".[demo]\".")
+    dm.add_argument("checkpoint", nargs="?", default=None, help="the world the page opens with (default: the default world)")
+    dm.add_argument("--checkpoint", dest="checkpoint_opt", default=None, help="same as the positional CHECKPOINT")
+    dm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1; 0.0.0.0 for a network)")
+    dm.add_argument("--port", type=_positive, default=7860, help="port (default 7860)")
+    dm.add_argument("--max-players", type=_positive, default=2,
+                    help="players at once; more get a 'busy, try again' page rather than slowing everyone (default 2)")
+    dm.add_argument("--fps", type=float, default=None, help="frames per second per player (default: the world's own "
+                                                           "rate; 0: as fast as it generates)")
+    dm.add_argument("--idle-minutes", type=float, default=10.0,
+                    help="free a player's world after this long without input from its page (default 10)")
+    dm.add_argument("--threads", type=_positive, default=1, help="torch CPU threads (default 1: players step in parallel, "
+                                                                 "and the browser and server share the cores)")
+    dm.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    dm.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    dm.set_defaults(func=cmd_demo)
 
     ev = sub.add_parser("eval", help="measure a world against the real game: metrics.json, report.md, videos",
                         description="Record fresh episodes of the real game (seed --seed) and compare the world with it: "
@@ -250,6 +275,9 @@ def cmd_distill(args) -> int:
 
 def cmd_play(args) -> int:
     from .world import World
+    _check_fps(args.fps)
+    if args.record is not None and not args.record.lower().endswith(".mp4"):
+        raise ValueError(f"--record must end in .mp4, got {args.record}")
     ckpt = args.checkpoint_opt or args.checkpoint
     world = World.from_pretrained(ckpt, device=args.device, steps=args.steps, guidance_scale=args.guidance,
                                   seed=args.seed)
@@ -263,7 +291,30 @@ def cmd_play(args) -> int:
         print(f"wrote {args.frames} frames (the start frame + {args.frames - 1} generated) to {out}")
         return 0
     from play.pygame_app import run_window
-    return run_window(world, start, scale=args.scale)
+    return run_window(world, start, scale=args.scale, fps=args.fps, record=args.record, record_dir=args.record_dir)
+
+
+def cmd_demo(args) -> int:
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        raise RuntimeError('the demo needs gradio: pip install -e ".[demo]" (or pip install gradio)') from None
+    import torch
+    from play.gradio_app import Demo
+    _check_fps(args.fps)
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
+    demo = Demo(args.checkpoint_opt or args.checkpoint, max_players=args.max_players, device=args.device,
+                seed=args.seed, fps=args.fps, idle_minutes=args.idle_minutes)
+    torch.set_num_threads(args.threads)                  # only once the demo is sure to start
+    print(f"serving {demo.default} on http://{args.host}:{args.port} (Ctrl+C stops)")
+    demo.launch(args.host, args.port)
+    return 0
+
+
+def _check_fps(fps) -> None:
+    import math
+    if fps is not None and not (math.isfinite(fps) and fps >= 0):
+        raise ValueError(f"--fps must be a number >= 0 (0: as fast as it generates), got {fps}")
 
 
 def _has_display() -> bool:

@@ -143,6 +143,19 @@ class World:
         # a distilled student carries the noise levels it was trained on
         self.sigmas = sampling.get("sigmas") if self.steps == sampling.get("steps") else None
 
+    def set_sampling(self, steps: int | None = None, guidance_scale: float | None = None) -> None:
+        """Change the denoising steps and guidance scale of the path in use, mid-play. A student's
+        own noise levels serve only its own step count; other counts use the Karras schedule."""
+        sampling = self._paths[self.fast][1] if self._paths else self.config.get("sampling", {})
+        old = (self.steps, self.guidance_scale, self.sigmas)
+        self._use_sampling(sampling, self.steps if steps is None else steps,
+                           self.guidance_scale if guidance_scale is None else guidance_scale, self.sampler)
+        try:
+            self._validate_settings()
+        except ValueError:
+            self.steps, self.guidance_scale, self.sigmas = old
+            raise
+
     def set_fast(self, fast: bool) -> None:
         """Switch a distilled world between its student (fast) and its guided teacher (slow), also
         in the middle of a play: the other network re-encodes the last `context` frames, so the
