@@ -3,8 +3,9 @@ the pygame window; no model code here, no UI in the model.
 
 How a frame gets to the page: on load, each browser session starts one streaming event
 (`play_loop`) that steps its own world at the world's frame rate and yields the frame as an
-inline PNG inside a `gr.HTML` (measured ~1.6x more frames/s than a `gr.Image`, which writes each
-frame to a file that the browser then fetches). Held keys, mouse motion over the frame and the
+inline PNG inside a `gr.HTML`: a `gr.Image` output would write every frame to a file that the
+browser then fetches in a second request, which on 2 shared cores cost a large share of the
+frame rate in a prototype. Held keys, mouse motion over the frame and the
 touch buttons are the one thing Gradio has no component for: a small script (JS below) keeps
 the set of held key codes and writes it, with the mouse motion, into a hidden textbox whose
 `change` event updates that player's controls. Everything else is Gradio's own components.
@@ -25,7 +26,6 @@ import gradio as gr
 import numpy as np
 
 from worldmodel import Action, World
-from worldmodel.checkpoint import CheckpointError
 from worldmodel.image import ImageError
 from worldmodel.world import resolve_checkpoint, shipped_dir, shipped_worlds
 
@@ -41,7 +41,9 @@ JS = """
   const CODES = new Set(%(codes)s);
   const held = new Set();
   let dx = 0, dy = 0, timer = null;
-  const typing = (e) => { const t = e.target; return t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable); };
+  const NOT_TEXT = ['checkbox', 'radio', 'button', 'range', 'file', 'submit', 'reset'];
+  const typing = (e) => { const t = e.target; return t && ((t.tagName === 'INPUT' && !NOT_TEXT.includes(t.type))
+                                                           || t.tagName === 'TEXTAREA' || t.isContentEditable); };
   function send() {
     timer = null;
     const box = document.querySelector('#wm-input textarea');

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -86,9 +84,12 @@ def main() -> int:
                 if server.poll() is not None:
                     raise SystemExit(f"the demo did not start:\n{server.stdout.read()}")
                 time.sleep(0.2)
+        import torch
+        from worldmodel.bench import machine
+        info = machine(torch.device("cpu"))
+        info["torch_threads"] = 1                # the demo's default --threads
         result = {"checkpoint": args.checkpoint or "default", "command": " ".join(["worldmodel"] + cmd[1:]),
-                  "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                              "python": platform.python_version()}}
+                  "machine": info}
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=args.chromium, args=ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
