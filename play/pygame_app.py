@@ -145,7 +145,7 @@ class Window:
         if self.show_help:
             self.draw_help()
         if self.message and time.monotonic() < self.message_until:
-            self.text_box([self.message], (6, 6))
+            self.text_box([self.message], (6, self.size[1] - 30))   # above the status line, clear of the help
         screen.fill((0, 0, 0), (0, self.size[1], self.size[0], BAR))
         screen.blit(self.font.render(self.session.status_line(), True, (230, 230, 230)), (6, self.size[1] + 4))
         pg.display.flip()
@@ -174,7 +174,8 @@ def run_window(world, image=None, scale: int = 8, fps: float | None = None, reco
     at quit (F2 records clips into record_dir as well)."""
     import pygame
     session = PlaySession(world, image)
-    pygame.init()
+    pygame.display.init()                        # not pygame.init(): no sound, so no audio device needed
+    pygame.font.init()
     try:
         win = Window(session, scale, Path(record_dir))
         if record is not None:
