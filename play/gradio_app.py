@@ -276,8 +276,9 @@ class Demo:
         try:
             p.session.reset(path)
         except ImageError as e:
-            gr.Warning(f"Not usable as an image: {e}")
-            return f"**Could not use that file:** {e}. The world goes on from where it was.", None
+            why = str(e).replace(str(path), Path(path).name)    # not the server's temp folder
+            gr.Warning(f"Not usable as an image: {why}")
+            return f"**Could not use that file:** {why}. The world goes on from where it was.", None
         return f"Playing from your image ({Path(path).name}), fitted to {p.session.world.resolution[0]} px.", None
 
     def choose_world(self, evt: gr.SelectData, request: gr.Request):
@@ -412,8 +413,10 @@ class Demo:
             upload.upload(self.upload, upload, [message, upload])
             gallery.select(self.choose_world, None, [message, *world_outputs])
             path.input(self.set_path, path, [message, steps, guidance])
-            steps.release(self.set_sampling, [steps, guidance], message)
-            guidance.release(self.set_sampling, [steps, guidance], message)
+            # .change: a drag and a typed number both apply (Gradio itself refuses out-of-range numbers)
+            for slider in (steps, guidance):
+                slider.change(self.set_sampling, [steps, guidance], message, trigger_mode="always_last",
+                              show_progress="hidden")
             uncapped.input(self.set_uncapped, uncapped, None)
             for button, what in ((pause, "pause"), (reset, "reset"), (mark, "mark"), (back, "back")):
                 button.click(self._command(what), None, message)

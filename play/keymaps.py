@@ -114,7 +114,9 @@ def browser_help(config: dict, action_set: list[Action]) -> str:
     codes: dict[str, list[str]] = {}
     for code, key in browser_keymap(config).items():
         codes.setdefault(key, []).append(code.removeprefix("Key").removeprefix("Digit").removeprefix("Arrow"))
-    items = [f"`{'/'.join(codes.get(k, [k]))}` {k}" for k in used_keys(action_set)]
+    # "`W`" where the key is its own name, "`Space` space" where the page key and the action differ
+    items = [f"`{'/'.join(codes.get(k, [k]))}`" + ("" if codes.get(k, [k]) == [k.upper()] else f" {k}")
+             for k in used_keys(action_set)]
     if uses_mouse(action_set):
         items.append("mouse over the frame: turn")
     if any(a.buttons for a in action_set):

@@ -235,10 +235,27 @@ def test_bad_input_branches_download_and_busy(browser, demo, tmp_path, shots):
     wait_for(lambda: len(demo.players) == 0, what="all worlds freed")
 
 
-def test_demo_command_line_refusals(capsys):
+def test_demo_command_line_refusals(capsys, tiny_world):
+    pytest.importorskip("gradio")
     from worldmodel.cli import main
     assert main(["demo", "--checkpoint", "no-such-world"]) == 2
     assert "no checkpoint folder or shipped world named" in capsys.readouterr().err
+    assert main(["demo", "--idle-minutes", "-1"]) == 2
+    assert "--idle-minutes must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["demo", "--port", "99999"])
+    assert "a port is 1-65535" in capsys.readouterr().err
+    with socket.socket() as busy:                      # a port someone else holds: say so, no traceback
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        import torch
+        threads = torch.get_num_threads()
+        try:
+            assert main(["demo", str(tiny_world), "--port", str(port)]) == 2
+        finally:
+            torch.set_num_threads(threads)               # the command set 1 for its server
+    assert "pick another with --port" in capsys.readouterr().err
 
 
 def test_gallery_touch_buttons_mouse_and_settings(browser, demo, shots):

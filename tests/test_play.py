@@ -134,6 +134,8 @@ def test_keymaps_are_valid_data():
     (["play", "--record", "x.avi"], "--record must end in .mp4"),
     (["play", "--fps", "-1"], "--fps must be a number >= 0"),
     (["play", "--image", "no-such-image.png", "--headless"], "image not found"),
+    pytest.param(["play", "--device", "cuda", "--headless"], "no usable CUDA GPU",
+                 marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is here")),
 ])
 def test_play_command_line_refusals(argv, message, capsys, monkeypatch):
     from worldmodel.cli import main

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; training runs resume from their last save when started again", file=sys.stderr)
+        hint = "; training runs resume from their last save when started again" if args.func.__name__ in {"cmd_train_autoencoder", "cmd_train_dynamics", "cmd_distill", "cmd_train_heads"} else ""
+        print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
 
@@ -96,11 +97,25 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--eval-starts", type=int, default=4, help="rollout starts per held-out episode in the final comparison")
     ds.set_defaults(func=cmd_distill)
 
+    th = sub.add_parser("train-heads", help="fit a world's reward and episode-end heads (for agents)",
+                        description="Fit small reward and episode-end heads on a recording of the world's game "
+                                    "(default: the recording it was trained on), report precision/recall of non-zero "
+                                    "rewards and of episode ends on the held-out episodes, and add the heads to the "
+                                    "world's checkpoint (its dynamics are untouched). WorldEnv takes rewards and "
+                                    "episode ends from them.")
+    th.add_argument("world", help="a world checkpoint folder (or shipped name; that rewrites the shipped files)")
+    th.add_argument("--data", default=None, help="a `worldmodel record` folder of the world's game")
+    th.add_argument("--steps", type=_positive, default=1500, help="training steps (default 1500)")
+    th.add_argument("--batch-size", type=_positive, default=256, help="transitions per step (default 256)")
+    th.add_argument("--seed", type=int, default=None, help="seed of the split and the batches (default: the world's)")
+    th.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    th.set_defaults(func=cmd_train_heads)
+
     pl = sub.add_parser("play", help="play a world in a window (or write a video with --headless)",
                         description="Play a world with keyboard and mouse. With no CHECKPOINT, the shipped default world. "
                                     "Without a display, falls back to --headless.")
     pl.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint folder or shipped world name (`worldmodel list`)")
-    pl.add_argument("--checkpoint", dest="checkpoint_opt", default=None, help="same as the positional CHECKPOINT")
+    pl.add_argument("--checkpoint", dest="checkpoint_opt", metavar="NAME", default=None, help="same as the positional CHECKPOINT")
     pl.add_argument("--image", default=None, help="start from this image (any size or mode) instead of the world's start frame")
     pl.add_argument("--headless", action="store_true", help="no window: play --frames frames and write them to --out")
     pl.add_argument("--frames", type=_positive, default=64, help="frames to play headless (default 64)")
@@ -109,7 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--scale", type=_positive, default=8, help="pixel scale of the window / video (default 8)")
     pl.add_argument("--fps", type=float, default=None, help="frames per second to pace the window at (default: the "
                                                            "world's own rate; 0: as fast as it generates)")
-    pl.add_argument("--record", default=None, help="record everything shown to this MP4 (written when the window closes)")
+    pl.add_argument("--record", default=None, help="record everything shown to this MP4 (written when the window closes; "
+                                                   "headless, the same as --out)")
+    pl.add_argument("--threads", type=_positive, default=None, help="torch CPU threads (default: torch's choice; 1 is "
+                                                                    "faster when another program keeps a core busy)")
     pl.add_argument("--record-dir", default=".", help="folder for clips recorded with F2 (default: the current folder)")
     _world_args(pl)
     pl.set_defaults(func=cmd_play)
@@ -120,9 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "frame and compare two branches side by side, download what was played as MP4. "
                                     "Needs gradio: pip install -e \".[demo]\".")
     dm.add_argument("checkpoint", nargs="?", default=None, help="the world the page opens with (default: the default world)")
-    dm.add_argument("--checkpoint", dest="checkpoint_opt", default=None, help="same as the positional CHECKPOINT")
+    dm.add_argument("--checkpoint", dest="checkpoint_opt", metavar="NAME", default=None, help="same as the positional CHECKPOINT")
     dm.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1; 0.0.0.0 for a network)")
-    dm.add_argument("--port", type=_positive, default=7860, help="port (default 7860)")
+    dm.add_argument("--port", type=_port, default=7860, help="port (default 7860)")
     dm.add_argument("--max-players", type=_positive, default=2,
                     help="players at once; more get a 'busy, try again' page rather than slowing everyone (default 2)")
     dm.add_argument("--fps", type=float, default=None, help="frames per second per player (default: the world's own "
@@ -187,6 +205,13 @@ def _world_args(p, seed_default: int = 0, seed_help: str = "seed of the noise an
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale on the action")
     p.add_argument("--seed", type=int, default=seed_default, help=f"{seed_help} (default {seed_default})")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+
+
+def _port(s: str) -> int:
+    v = _positive(s)
+    if v > 65535:
+        raise argparse.ArgumentTypeError(f"a port is 1-65535, got {v}")
+    return v
 
 
 def _positive(s: str) -> int:
@@ -273,16 +298,37 @@ def cmd_distill(args) -> int:
     return 0
 
 
+def cmd_train_heads(args) -> int:
+    from dynamics.train_heads import train_heads
+    m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device)
+    print(format_heads(m))
+    return 0
+
+
+def format_heads(m: dict) -> str:
+    def pr(d):
+        f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
+        return f"precision {f(d['precision'])}, recall {f(d['recall'])} ({d['predicted']} predicted, {d['actual']} actual)"
+    return (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
+            f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
+            f"  episode end: {pr(m['episode_end'])}\n"
+            f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")
+
+
 def cmd_play(args) -> int:
     from .world import World
     _check_fps(args.fps)
     if args.record is not None and not args.record.lower().endswith(".mp4"):
         raise ValueError(f"--record must end in .mp4, got {args.record}")
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     ckpt = args.checkpoint_opt or args.checkpoint
     world = World.from_pretrained(ckpt, device=args.device, steps=args.steps, guidance_scale=args.guidance,
                                   seed=args.seed)
     start = args.image  # validated by reset()
     headless = args.headless or not _has_display()
+    args.out = args.record or args.out            # headless, --record names the video too
     if not args.headless and headless:
         print(f"no display found: playing headless, writing {args.frames} frames to {args.out}", file=sys.stderr)
     if headless:
@@ -302,12 +348,18 @@ def cmd_demo(args) -> int:
     import torch
     from play.gradio_app import Demo
     _check_fps(args.fps)
+    if not args.idle_minutes > 0:
+        raise ValueError(f"--idle-minutes must be > 0, got {args.idle_minutes}")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # no calls home from a local demo
     demo = Demo(args.checkpoint_opt or args.checkpoint, max_players=args.max_players, device=args.device,
                 seed=args.seed, fps=args.fps, idle_minutes=args.idle_minutes)
     torch.set_num_threads(args.threads)                  # only once the demo is sure to start
     print(f"serving {demo.default} on http://{args.host}:{args.port} (Ctrl+C stops)")
-    demo.launch(args.host, args.port)
+    try:
+        demo.launch(args.host, args.port)
+    except OSError as e:   # gradio's own message names its launch() arguments, not ours
+        raise RuntimeError(f"cannot serve on {args.host}:{args.port} (in use, or not an address of this "
+                           f"machine): pick another with --port / --host ({e.__class__.__name__})") from None
     return 0
 
 

@@ -77,6 +77,19 @@ def teacher_dir(path: Path, config: dict) -> Path | None:
     return Path(path) / d.get("teacher", "teacher")
 
 
+def load_heads(path: Path, config: dict):
+    """The reward/episode-end heads of a world (`worldmodel train-heads`), or None."""
+    if "heads" not in config:
+        return None
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    try:
+        heads = RewardEndHeads(HeadsConfig(**config["heads"]["config"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}/config.json has a broken heads block: {e}") from e
+    load_into(heads, load_checkpoint(path)[1], "heads.", str(path))
+    return heads.eval()
+
+
 def load_world_parts(path: Path) -> tuple[dict, Autoencoder, Denoiser]:
     config, tensors = load_checkpoint(path)
     if config.get("kind") != "world":
@@ -100,12 +113,16 @@ class World:
                  dtype: str | torch.dtype | None = None, steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str | None = None,
                  context_noise: float | None = None, seed: int = 0, kv_cache: bool = True,
-                 path: Path | None = None):
+                 path: Path | None = None, heads=None):
         self.config, self.path = config, path
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError("device cuda asked for, but this torch has no usable CUDA GPU "
+                             f"(torch {torch.__version__}); use --device cpu")
         self.dtype = _dtype(dtype, self.device)
         self.autoencoder = autoencoder.to(self.device)
         self.denoiser = denoiser.to(self.device)
+        self.heads = None if heads is None else heads.to(self.device)   # reward / episode-end heads
         self._use_sampling(config.get("sampling", {}), steps, guidance_scale, sampler)
         self.fast = True if "distilled" in config else None  # None: no student/teacher pair
         self._paths: dict[bool, tuple] = {}
@@ -124,6 +141,7 @@ class World:
         steps/guidance_scale/sampler apply to the path chosen here."""
         path = resolve_checkpoint(name_or_path)
         config, ae, den = load_world_parts(path)
+        settings.setdefault("heads", load_heads(path, config))
         if fast is not None and teacher_dir(path, config) is None:
             raise ValueError(f"{path} is not a distilled student, so it has no fast/slow switch")
         if fast is False:  # the teacher as the main path; the student stays switchable
@@ -217,6 +235,22 @@ class World:
         return f if self._state["batched"] else f[0]
 
     @property
+    def reward(self):
+        """The reward the heads predict for the last step (float, or (B,) array for a batch);
+        None if this world has no heads. 0 after reset."""
+        self._require_reset()
+        r = self._state.get("reward")
+        return None if r is None else (r if self._state["batched"] else float(r[0]))
+
+    @property
+    def done(self):
+        """Whether the heads say the episode ended at the last step (P >= 0.5): bool or (B,)
+        array; None without heads."""
+        self._require_reset()
+        p = self._state.get("end_prob")
+        return None if p is None else (p >= 0.5 if self._state["batched"] else bool(p[0] >= 0.5))
+
+    @property
     def latent(self):
         """The latent frame(s) (b, c, h, w) behind the last generated frame (None after reset)."""
         self._require_reset()
@@ -263,6 +297,8 @@ class World:
             z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
                      torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
+        if self.heads is not None:
+            self._state.update(z_prev=z, reward=np.zeros(b, np.float32), end_prob=np.zeros(b, np.float32))
         return frames if batched else frames[0]
 
     @torch.no_grad()
@@ -289,6 +325,9 @@ class World:
             self._commit(z, acts, on, pos)
             frames = tensor_to_frames(self.autoencoder.decode(z).float().clamp(-1, 1)).cpu().numpy()
         st["frames"], st["latent"] = frames, z
+        if self.heads is not None:                                             # the step's reward and end
+            r, p_end = self.heads.predict(st["z_prev"], z, acts)
+            st.update(z_prev=z, reward=r.cpu().numpy(), end_prob=p_end.cpu().numpy())
         return frames if st["batched"] else frames[0]
 
     def fork(self) -> "World":

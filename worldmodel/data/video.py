@@ -2,6 +2,7 @@
 decoded frames equal the written ones bit for bit. MP4 (H.264) for videos meant for people."""
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -45,8 +46,9 @@ def write_mp4(path: str | Path, frames: np.ndarray, fps: float = 15.0, scale: in
     if (h2, w2) != (h, w):
         frames = np.pad(frames, ((0, 0), (0, h2 - h), (0, w2 - w), (0, 0)))
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4",
-                                rate=max(1, round(fps)))
+        # an exact rational rate (doom's 8.75 frames/s stays 35/4, not 9)
+        rate = Fraction(fps).limit_denominator(1000) if fps >= 1 else Fraction(1)
+        stream = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=rate)
         stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
         if stream.codec_context.name == "libx264":
             stream.options = {"crf": "18", "preset": "veryfast"}

@@ -1,0 +1,71 @@
+"""Reward and episode-end heads: what an agent needs from a world besides frames.
+
+A small conv net reads a latent frame next to the one before it, plus the action taken between
+them, and predicts the reward of that step and whether the episode ended there:
+
+    (z_prev (b, c, h, w), z (b, c, h, w), action (b, a)) -> reward logits (b, 3), end logit (b,)
+
+The reward is classified as negative / zero / positive, and a class stands for the mean reward
+of its training examples (`reward_values`): game rewards are sparse and come in a few fixed sizes,
+so a classifier with a balanced loss finds the rare non-zero steps where a regression to the
+mean would predict ~0 everywhere. The heads are separate from the transformer, so a world can get
+them after its dynamics are trained (`worldmodel train-heads`); at play time they read the
+generated latents, so training adds play-time context noise to the real latents.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class HeadsConfig:
+    latent_channels: int = 4
+    latent_size: int = 8
+    action_dim: int = 25
+    dim: int = 64
+    # mean reward of the negative and of the positive training steps (the zero class is 0)
+    reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
+
+
+class RewardEndHeads(nn.Module):
+    def __init__(self, config: HeadsConfig):
+        super().__init__()
+        self.config = cfg = config
+        c, d = cfg.latent_channels, cfg.dim
+        self.conv = nn.Sequential(                                  # (b, 2c, h, w) -> (b, d, h/2, w/2)
+            nn.Conv2d(2 * c, d, 3, padding=1), nn.SiLU(),
+            nn.Conv2d(d, d, 3, stride=2, padding=1), nn.SiLU())
+        self.action = nn.Linear(cfg.action_dim, d)
+        self.out = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, 4))
+
+    def forward(self, z_prev, z, action):
+        """-> reward logits (b, 3) over (negative, zero, positive), end logit (b,)."""
+        h = self.conv(torch.cat([z_prev, z], 1))
+        feat = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], 1)   # (b, 2d): where and whether
+        out = self.out(feat + torch.cat([self.action(action)] * 2, 1))
+        return out[:, :3], out[:, 3]
+
+    @torch.no_grad()
+    def predict(self, z_prev, z, action) -> tuple[torch.Tensor, torch.Tensor]:
+        """The reward of the step (b,) (the mean of the most likely class) and P(episode ended) (b,)."""
+        logits, end = self(z_prev.float(), z.float(), action.float())
+        lo, hi = self.config.reward_values
+        values = torch.tensor([lo, 0.0, hi], device=logits.device)
+        return values[logits.argmax(-1)], torch.sigmoid(end)
+
+
+def reward_classes(rewards: torch.Tensor) -> torch.Tensor:
+    """0 negative, 1 zero, 2 positive."""
+    return (rewards > 0).long() * 2 + (rewards == 0).long()
+
+
+def heads_loss(heads: RewardEndHeads, z_prev, z, action, rewards, dones, class_weight, end_weight):
+    """Class-balanced cross-entropy on the reward class + weighted BCE on the end flag."""
+    logits, end = heads(z_prev, z, action)
+    r = F.cross_entropy(logits, reward_classes(rewards), weight=class_weight)
+    e = F.binary_cross_entropy_with_logits(end, dones.float(), pos_weight=end_weight)
+    return r + e

@@ -1,0 +1,132 @@
+"""Fit the reward and episode-end heads of a world on a recording of its game, and measure them on
+held-out episodes (`worldmodel train-heads`). The world's weights are untouched; the heads are
+added to its checkpoint (tensors `heads.*`, config block `heads`)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .heads import HeadsConfig, RewardEndHeads, heads_loss, reward_classes
+
+
+def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.Tensor]:
+    """Every step i >= 1 of the chosen episodes: z_prev, z, the action, reward and end of frame i."""
+    zp, z, a, r, d = [], [], [], [], []
+    for i in ids:
+        ep, lat = episodes[i], latents[i]
+        if len(ep) < 2:
+            continue
+        zp.append(lat[:-1])
+        z.append(lat[1:])
+        a.append(torch.from_numpy(ep.actions[1:]))
+        r.append(torch.from_numpy(ep.rewards[1:]))
+        d.append(torch.from_numpy(ep.dones[1:]))
+    if not z:
+        raise ValueError("no episode has two frames or more")
+    return {"z_prev": torch.cat(zp), "z": torch.cat(z), "action": torch.cat(a), "reward": torch.cat(r),
+            "done": torch.cat(d)}
+
+
+def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
+              noise: float = 0.1, seed: int = 0, device="cpu", progress: bool = True) -> RewardEndHeads:
+    """Train heads on transitions (dict from `transitions`), class-balanced."""
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    r = train["reward"]
+    neg, pos = r[r < 0], r[r > 0]
+    cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
+                      reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
+    heads = RewardEndHeads(cfg).to(device)
+    counts = torch.bincount(reward_classes(r), minlength=3).float()
+    # inverse-frequency weights, capped: a class seen 3 times must not dominate the loss
+    class_weight = (counts.sum() / (3 * counts.clamp(min=1))).clamp(max=50.0)
+    class_weight[counts == 0] = 0.0
+    n_end = float(train["done"].sum())
+    end_weight = torch.tensor(min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
+    opt = torch.optim.AdamW(heads.parameters(), lr=lr, weight_decay=1e-4)
+    n = len(r)
+    for step in tqdm(range(steps), desc="reward/end heads", disable=not progress):
+        for g in opt.param_groups:
+            g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+        idx = torch.randint(0, n, (min(batch, n),), generator=gen)
+        zp = train["z_prev"][idx] + noise * torch.randn(train["z_prev"][idx].shape, generator=gen)
+        z = train["z"][idx] + noise * torch.randn(train["z"][idx].shape, generator=gen)
+        loss = heads_loss(heads, zp.to(device), z.to(device), train["action"][idx].to(device),
+                          r[idx].to(device), train["done"][idx].to(device), class_weight.to(device),
+                          end_weight.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return heads.eval()
+
+
+def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
+    """Precision/recall of non-zero rewards (a hit needs the right sign) and of episode ends
+    (P >= 0.5), with the base rates they are to be read against."""
+    with torch.no_grad():
+        rewards, p_end = [], []
+        for i in range(0, len(val["z"]), 1024):
+            sl = slice(i, i + 1024)
+            rr, pe = heads.predict(val["z_prev"][sl].to(device), val["z"][sl].to(device), val["action"][sl].to(device))
+            rewards.append(rr.cpu())
+            p_end.append(pe.cpu())
+    pred_r, pred_end = torch.cat(rewards), torch.cat(p_end) >= 0.5
+    true_r, true_end = val["reward"], val["done"].bool()
+
+    def pr(pred: torch.Tensor, true: torch.Tensor, hit: torch.Tensor) -> dict:
+        tp = int(hit.sum())
+        return {"precision": tp / int(pred.sum()) if pred.any() else None,
+                "recall": tp / int(true.sum()) if true.any() else None,
+                "predicted": int(pred.sum()), "actual": int(true.sum())}
+
+    nz_pred, nz_true = pred_r != 0, true_r != 0
+    out = {"steps": len(true_r),
+           "reward_nonzero": pr(nz_pred, nz_true, nz_pred & nz_true & (torch.sign(pred_r) == torch.sign(true_r))),
+           "episode_end": pr(pred_end, true_end, pred_end & true_end),
+           "reward_class_accuracy": float((reward_classes(pred_r) == reward_classes(true_r)).float().mean()),
+           "reward_mae": float((pred_r - true_r).abs().mean())}
+    return out
+
+
+def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
+                seed: int | None = None, device: str | None = None, progress: bool = True) -> dict:
+    """Fit heads for the world at `world` on `data` (default: its training recording), score them
+    on the held-out episodes of the same split, and write them into the world's checkpoint."""
+    from worldmodel.checkpoint import load_checkpoint, save_checkpoint
+    from worldmodel.data import load_episodes, split_episodes
+    from worldmodel.world import load_world_parts, resolve_checkpoint
+
+    from .train import encode_episodes
+    path = resolve_checkpoint(world)
+    config, ae, _ = load_world_parts(path)
+    train_cfg = config.get("train", {}) or config.get("distilled", {})
+    data = data or train_cfg.get("data")
+    if data is None or not Path(data).is_dir():
+        raise FileNotFoundError(f"no recording to fit the heads on ({data}); pass --data, a `worldmodel record` "
+                                f"folder of {config.get('env', {}).get('env', 'its game')}")
+    seed = int(train_cfg.get("seed", 0) if seed is None else seed)
+    meta, episodes = load_episodes(data, progress=progress)
+    if meta.get("env") != config.get("env", {}).get("env") or episodes[0].frames.shape[1] != ae.config.image_size:
+        raise ValueError(f"{data} holds {meta.get('env')} at {episodes[0].frames.shape[1]}px; the world {path} "
+                         f"learned {config.get('env', {}).get('env')} at {ae.config.image_size}px")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    latents = encode_episodes(ae.to(dev), episodes, dev)
+    train_ids, val_ids = split_episodes(len(episodes), seed=seed)
+    noise = float(config.get("diffusion", {}).get("context_noise", 0.1))
+    heads = fit_heads(transitions(latents, episodes, train_ids), episodes[0].actions.shape[1], steps, batch,
+                      noise=noise, seed=seed, device=dev, progress=progress)
+    metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
+    metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
+                    "train_steps": steps, "seed": seed})
+    _, tensors = load_checkpoint(path)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("heads.")}
+    tensors |= {f"heads.{k}": v.detach().cpu() for k, v in heads.state_dict().items()}
+    half = any(v.dtype == torch.float16 for v in tensors.values())
+    config["heads"] = {"config": asdict(heads.config), "metrics": metrics}
+    card = (path / "MODEL_CARD.md").read_text() if (path / "MODEL_CARD.md").is_file() else None
+    save_checkpoint(path, config, tensors, half=half, card=card)
+    return metrics

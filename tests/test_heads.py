@@ -1,0 +1,76 @@
+"""Reward and episode-end heads: they learn a rule from the frames, and the World reports them."""
+import shutil
+
+import numpy as np
+import torch
+
+from dynamics.train import encode_episodes
+from dynamics.train_heads import fit_heads, score_heads, transitions
+from worldmodel import Action, World
+from worldmodel.data import load_episodes
+from worldmodel.world import load_world_parts
+
+
+def test_heads_learn_a_synthetic_reward_rule_from_frames(recording, tiny_world):
+    """Reward +1 when the frame is brighter than usual, -1 when darker: a rule only the frame
+    shows. A briefly trained head must find the rare non-zero steps far above chance."""
+    _, episodes = load_episodes(recording)
+    _, ae, _ = load_world_parts(tiny_world)
+    for ep in episodes:
+        ep.frames = ep.frames.copy()
+    rng = np.random.default_rng(0)
+    for ep in episodes:                                  # brighten or darken ~15% of the frames each
+        ep.rewards = np.zeros(len(ep), np.float32)
+        for i in range(1, len(ep)):
+            u = rng.random()
+            if u < 0.15:
+                ep.frames[i] = np.minimum(ep.frames[i].astype(int) + 90, 255).astype(np.uint8)
+                ep.rewards[i] = 1.0
+            elif u < 0.3:
+                ep.frames[i] = (ep.frames[i] * 0.3).astype(np.uint8)
+                ep.rewards[i] = -1.0
+    latents = encode_episodes(ae, episodes, "cpu")
+    train = transitions(latents, episodes, [0, 1, 2])
+    val = transitions(latents, episodes, [3])
+    heads = fit_heads(train, episodes[0].actions.shape[1], steps=200, batch=64, progress=False)
+    m = score_heads(heads, val)
+    base_rate = float((val["reward"] != 0).float().mean())
+    assert m["reward_nonzero"]["recall"] >= 0.8
+    assert m["reward_nonzero"]["precision"] >= 2 * base_rate      # far better than guessing at the base rate
+    always_zero = float((val["reward"] == 0).float().mean())
+    assert m["reward_class_accuracy"] > always_zero
+
+
+def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, capsys):
+    from worldmodel.cli import main
+    world_dir = tmp_path / "w"
+    shutil.copytree(tiny_world, world_dir)
+    assert World.from_pretrained(world_dir).reset() is not None
+    w = World.from_pretrained(world_dir)
+    w.reset()
+    assert w.reward is None and w.done is None                       # no heads yet
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16"]) == 0
+    assert "episode end" in capsys.readouterr().out
+    w = World.from_pretrained(world_dir)
+    assert w.heads is not None
+    w.reset()
+    assert w.reward == 0.0 and w.done is False
+    w.step(Action.press("right"))
+    assert isinstance(w.reward, float) and isinstance(w.done, bool)
+    frames = w.reset([None, None])
+    w.step([Action(), Action.press("left")])
+    assert w.reward.shape == (2,) and w.done.shape == (2,) and frames.shape[0] == 2
+    # the world's own weights were not touched by adding heads
+    a, b = load_world_parts(tiny_world)[2], load_world_parts(world_dir)[2]
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert main(["train-heads", str(world_dir)]) == 2                # no recording known for this world
+
+    # WorldEnv takes reward and termination from the heads
+    from gymnasium.utils.env_checker import check_env
+
+    from agents.env import WorldEnv
+    env = WorldEnv(world_dir, max_episode_steps=6)
+    check_env(env, skip_render_check=True)
+    env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(1)
+    assert info["heads"] and reward == env.world.reward and terminated == env.world.done
