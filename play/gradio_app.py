@@ -320,6 +320,9 @@ class Demo:
         return f"Now the {choice}: {w.steps} steps, guidance {w.guidance_scale:g}.", w.steps, w.guidance_scale
 
     def set_sampling(self, steps, guidance, request: gr.Request):
+        w = self.player(request).session.world
+        if (int(steps), float(guidance)) == (w.steps, w.guidance_scale):
+            return gr.update()                   # the sliders only followed the world: nothing to say
         try:
             self.player(request).session.set_sampling(int(steps), float(guidance))
         except ValueError as e:
