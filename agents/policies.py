@@ -1,0 +1,132 @@
+"""Scripted agents that act from pixels the same way in the real game and in a world.
+
+Each agent sees only the frame (uint8 H x W x 3) and answers a native action index of the game
+(`0 <= i < len(action_set)`), so one agent runs unchanged in `worldmodel.envs` and in
+`agents.env.WorldEnv`. Seeded and deterministic. `make_agent(name, action_set, env)` builds one:
+
+    random          uniform over the native actions
+    idle            the no-op (no key, no mouse)
+    fixed:I         always native action I
+    heuristic       a hand-written player of the game (boxing: chase and punch; doom: walk,
+                    turn, fire at what stands out in the middle)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from worldmodel import Action
+
+
+def native_index(action_set: list[Action], keys=(), turn: int = 0, fire: bool = False) -> int:
+    """The native action with exactly these keys, mouse-turn direction and fire button; the
+    closest one (most keys in common) when the game has no exact match."""
+    want = (frozenset(keys), int(np.sign(turn)), bool(fire))
+    best, best_score = 0, -1e9
+    for i, a in enumerate(action_set):
+        have = (a.keys, int(np.sign(a.mouse_dx)), "left" in a.buttons)
+        if have == want:
+            return i
+        score = len(want[0] & have[0]) - len(want[0] ^ have[0]) - 2 * (want[1] != have[1]) - (want[2] != have[2])
+        if score > best_score:
+            best, best_score = i, score
+    return best
+
+
+class Agent:
+    name = "agent"
+
+    def __init__(self, action_set: list[Action]):
+        self.action_set = action_set
+        self.rng = np.random.default_rng(0)
+
+    def reset(self, seed: int = 0) -> None:
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, frame: np.ndarray) -> int:
+        raise NotImplementedError
+
+
+class RandomAgent(Agent):
+    name = "random"
+
+    def act(self, frame):
+        return int(self.rng.integers(len(self.action_set)))
+
+
+class FixedAgent(Agent):
+    def __init__(self, action_set, index: int):
+        super().__init__(action_set)
+        if not 0 <= index < len(action_set):
+            raise ValueError(f"fixed:{index}: the game has native actions 0..{len(action_set) - 1}")
+        self.index, self.name = index, f"fixed:{index}"
+
+    def act(self, frame):
+        return self.index
+
+
+class BoxingAgent(Agent):
+    """Atari Boxing from pixels: find the white boxer (us) and the black one, line up vertically,
+    close in to punching distance, punch when aligned."""
+    name = "heuristic"
+
+    def act(self, frame):
+        f = frame.astype(int)
+        inner = np.zeros(f.shape[:2], bool)
+        h, w = inner.shape
+        inner[h // 10: h - h // 10, w // 10: w - w // 10] = True           # inside the ropes
+        me = (f.min(-1) > 180) & inner
+        them = (f.max(-1) < 50) & inner
+        if not me.any() or not them.any():
+            return native_index(self.action_set, fire=True)
+        (my, mx), (ty, tx) = np.argwhere(me).mean(0), np.argwhere(them).mean(0)
+        dy, dx = ty - my, tx - mx
+        keys = set()
+        if abs(dy) > h / 32:
+            keys.add("down" if dy > 0 else "up")
+        if abs(dx) > w / 5:
+            keys.add("right" if dx > 0 else "left")
+        punch = abs(dy) <= h / 16 and abs(dx) <= w / 4
+        return native_index(self.action_set, keys | ({"space"} if punch else set()))
+
+
+class DoomAgent(Agent):
+    """First-person ViZDoom from pixels: fire at a strong red/bright blob in the middle column,
+    turn toward the more contrasted half of the view, walk forward otherwise."""
+    name = "heuristic"
+
+    def act(self, frame):
+        f = frame.astype(float)
+        h, w = f.shape[:2]
+        mid = f[h // 4: 3 * h // 4, 3 * w // 8: 5 * w // 8]
+        redness = (mid[..., 0] - mid[..., 1:].mean(-1)).mean()
+        if redness > 25 or mid.mean() > f.mean() + 40:
+            return native_index(self.action_set, fire=True)
+        gray = f.mean(-1)
+        left, right = gray[:, : w // 2].std(), gray[:, w // 2:].std()
+        if abs(left - right) > 6:
+            return native_index(self.action_set, {"w"}, turn=-1 if left > right else 1)
+        return native_index(self.action_set, {"w"})
+
+
+HEURISTICS = {"atari:Boxing": BoxingAgent, "vizdoom": DoomAgent}
+
+
+def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
+    """An agent by name for a game with these native actions (env: the game's spec, e.g.
+    "atari:Boxing", "vizdoom:E1M1")."""
+    if name == "random":
+        return RandomAgent(action_set)
+    if name == "idle":
+        return FixedAgent(action_set, native_index(action_set))
+    if name.startswith("fixed:"):
+        try:
+            index = int(name.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"fixed:I takes a native action number, got {name!r}") from None
+        return FixedAgent(action_set, index)
+    if name == "heuristic":
+        for prefix, cls in HEURISTICS.items():
+            if env == prefix or env.startswith(prefix + ":"):
+                return cls(action_set)
+        raise ValueError(f"no hand-written heuristic for {env}; there are: {', '.join(HEURISTICS)}")
+    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic")
