@@ -98,11 +98,12 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     on the held-out episodes of the same split, and write them into the world's checkpoint."""
     from worldmodel.checkpoint import load_checkpoint, save_checkpoint
     from worldmodel.data import load_episodes, split_episodes
-    from worldmodel.world import load_world_parts, resolve_checkpoint
+    from worldmodel.world import build_world_parts, resolve_checkpoint
 
     from .train import encode_episodes
     path = resolve_checkpoint(world)
-    config, ae, _ = load_world_parts(path)
+    config, tensors = load_checkpoint(path)                   # read once: built from, then re-saved
+    ae, _ = build_world_parts(path, config, tensors)
     train_cfg = config.get("train", {}) or config.get("distilled", {})
     data = data or train_cfg.get("data")
     if data is None or not Path(data).is_dir():
@@ -122,7 +123,6 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed})
-    _, tensors = load_checkpoint(path)
     tensors = {k: v for k, v in tensors.items() if not k.startswith("heads.")}
     tensors |= {f"heads.{k}": v.detach().cpu() for k, v in heads.state_dict().items()}
     half = any(v.dtype == torch.float16 for v in tensors.values())

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from worldmodel import Action, World
 from worldmodel.image import ImageError
@@ -177,7 +178,6 @@ class Players:
 
 def frame_html(frame: np.ndarray, status: str, step: int) -> str:
     buf = io.BytesIO()
-    from PIL import Image
     Image.fromarray(frame).save(buf, format="png", compress_level=1)
     src = base64.b64encode(buf.getvalue()).decode()
     return (f'<img src="data:image/png;base64,{src}" data-step="{step}" alt="the world" draggable="false">'

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        hint = "; training runs resume from their last save when started again" if args.func.__name__ in {"cmd_train_autoencoder", "cmd_train_dynamics", "cmd_distill", "cmd_train_heads"} else ""
+        hint = "; training runs resume from their last save when started again" if args.func in _training() else ""
         print(f"interrupted{hint}", file=sys.stderr)
         return 130
 
@@ -361,6 +361,11 @@ def cmd_demo(args) -> int:
         raise RuntimeError(f"cannot serve on {args.host}:{args.port} (in use, or not an address of this "
                            f"machine): pick another with --port / --host ({e.__class__.__name__})") from None
     return 0
+
+
+def _training() -> tuple:
+    """The commands whose runs save and resume."""
+    return (cmd_train_autoencoder, cmd_train_dynamics, cmd_distill, cmd_train_heads)
 
 
 def _check_fps(fps) -> None:

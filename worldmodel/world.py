@@ -77,7 +77,7 @@ def teacher_dir(path: Path, config: dict) -> Path | None:
     return Path(path) / d.get("teacher", "teacher")
 
 
-def load_heads(path: Path, config: dict):
+def load_heads(path: Path, config: dict, tensors: dict):
     """The reward/episode-end heads of a world (`worldmodel train-heads`), or None."""
     if "heads" not in config:
         return None
@@ -86,12 +86,17 @@ def load_heads(path: Path, config: dict):
         heads = RewardEndHeads(HeadsConfig(**config["heads"]["config"]))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}/config.json has a broken heads block: {e}") from e
-    load_into(heads, load_checkpoint(path)[1], "heads.", str(path))
+    load_into(heads, tensors, "heads.", str(path))
     return heads.eval()
 
 
 def load_world_parts(path: Path) -> tuple[dict, Autoencoder, Denoiser]:
     config, tensors = load_checkpoint(path)
+    return (config, *build_world_parts(path, config, tensors))
+
+
+def build_world_parts(path: Path, config: dict, tensors: dict) -> tuple[Autoencoder, Denoiser]:
+    """The autoencoder and denoiser of a loaded world checkpoint (config + tensors)."""
     if config.get("kind") != "world":
         raise CheckpointError(f"{path} is a {config.get('kind', 'unknown')!r} checkpoint, not a world "
                               "(train dynamics on top of an autoencoder to get a playable world)")
@@ -105,7 +110,7 @@ def load_world_parts(path: Path) -> tuple[dict, Autoencoder, Denoiser]:
     load_into(net, tensors, "dynamics.", str(path))
     if net.config.action_dim != ACTION_DIM:
         raise CheckpointError(f"{path} was trained with {net.config.action_dim}-dim actions, this version uses {ACTION_DIM}")
-    return config, ae.eval(), Denoiser(net, diff).eval()
+    return ae.eval(), Denoiser(net, diff).eval()
 
 
 class World:
@@ -140,8 +145,9 @@ class World:
         distilled student `fast` (True: the student, the default; False: its guided teacher).
         steps/guidance_scale/sampler apply to the path chosen here."""
         path = resolve_checkpoint(name_or_path)
-        config, ae, den = load_world_parts(path)
-        settings.setdefault("heads", load_heads(path, config))
+        config, tensors = load_checkpoint(path)
+        ae, den = build_world_parts(path, config, tensors)
+        settings.setdefault("heads", load_heads(path, config, tensors))
         if fast is not None and teacher_dir(path, config) is None:
             raise ValueError(f"{path} is not a distilled student, so it has no fast/slow switch")
         if fast is False:  # the teacher as the main path; the student stays switchable
