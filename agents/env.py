@@ -5,12 +5,20 @@ The action space is the real game's native one (`Discrete(len(world.action_set))
 observation is the generated frame (uint8 H x W x 3). Reward and termination come from the world's
 reward and episode-end heads (`worldmodel train-heads`); a world without heads gives reward 0 and
 never terminates (info["heads"] says which). Episodes are truncated after `max_episode_steps`.
+
+`WorldVectorEnv` is the batched version (Gymnasium's vector API): N worlds advance in one batched
+`World.step` call; a world whose episode ended restarts alone (`World.reset_rows`) while the others
+play on, at the next step (Gymnasium's default) or in the same step (what stable-baselines3
+expects). Row i behaves as a `WorldEnv` seeded with seed + i.
 """
 from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
 
 from worldmodel import World
 
@@ -63,3 +71,99 @@ class WorldEnv(gym.Env):
 
     def render(self):
         return self.world.frame if self.render_mode == "rgb_array" else None
+
+
+class WorldVectorEnv(VectorEnv):
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 15, "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, world, num_envs: int, start_images=None, max_episode_steps: int = 1000,
+                 render_mode: str | None = None, autoreset_mode: AutoresetMode = AutoresetMode.NEXT_STEP,
+                 **world_settings):
+        """N worlds of one checkpoint, stepped together. Arguments as for WorldEnv; autoreset_mode
+        NEXT_STEP or SAME_STEP (the ended episode's last frame then is in infos["final_obs"])."""
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        if autoreset_mode not in (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP):
+            raise ValueError(f"autoreset_mode must be NEXT_STEP or SAME_STEP, got {autoreset_mode}")
+        one = WorldEnv(world, start_images, max_episode_steps, render_mode, **world_settings)
+        self.world, self.starts, self.native = one.world, one.starts, one.native
+        self.num_envs, self.max_episode_steps, self.render_mode = int(num_envs), one.max_episode_steps, render_mode
+        self.single_observation_space, self.single_action_space = one.observation_space, one.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {**self.metadata, "render_fps": self.world.fps, "autoreset_mode": autoreset_mode}
+        self._rngs = [None] * self.num_envs
+        self._t = np.zeros(self.num_envs, np.int64)
+        self._ended = np.zeros(self.num_envs, bool)
+        self._idle = self.native[0]
+
+    def _start(self, i: int, image=None):
+        """Row i's next start image (drawn by its own generator) and world seed, as WorldEnv.reset draws them."""
+        rng = self._rngs[i]
+        start = None
+        if image is None:
+            start = int(rng.integers(len(self.starts)))
+            image = self.starts[start]
+        return image, int(rng.integers(2**31 - 1)), start
+
+    def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        """seed: an int (row i gets seed + i), a list with one seed (or None) per row, or None.
+        options: {"image": img} for every row or {"images": [img, ...]} one per row."""
+        if seed is None or isinstance(seed, (int, np.integer)):
+            seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"got {len(seeds)} seeds for {self.num_envs} environments")
+        for i, s in enumerate(seeds):
+            if s is not None or self._rngs[i] is None:
+                self._rngs[i], _ = seeding.np_random(s)
+        options = options or {}
+        images = options.get("images", [options.get("image")] * self.num_envs)
+        if len(images) != self.num_envs:
+            raise ValueError(f"got {len(images)} images for {self.num_envs} environments")
+        picks = [self._start(i, img) for i, img in enumerate(images)]
+        obs = self.world.reset([p[0] for p in picks], seed=[p[1] for p in picks])
+        self._t[:] = 0
+        self._ended[:] = False
+        starts = np.array([-1 if p[2] is None else p[2] for p in picks])
+        return obs, {"start": starts, "_start": starts >= 0}
+
+    def step(self, actions):
+        """actions: (N,) native action indices. NEXT_STEP: a row whose episode ended at the last step
+        restarts instead (its action ignored), returning its start frame with reward 0. SAME_STEP: a
+        row whose episode ends now returns its next episode's start frame at once."""
+        if self._rngs[0] is None:
+            raise RuntimeError("call reset() before step()")
+        acts = np.asarray(actions)
+        if acts.shape != (self.num_envs,) or not all(self.single_action_space.contains(a) for a in acts.tolist()):
+            raise ValueError(f"actions must be {self.num_envs} integers in 0..{self.single_action_space.n - 1}, "
+                             f"got {actions!r}")
+        restart = np.flatnonzero(self._ended)
+        native = [self._idle if self._ended[i] else self.native[int(a)] for i, a in enumerate(acts.tolist())]
+        obs = self.world.step(native)                                          # one batched call
+        has_heads = self.world.heads is not None
+        reward = np.asarray(self.world.reward, np.float64) if has_heads else np.zeros(self.num_envs)
+        terminated = np.asarray(self.world.done, bool) if has_heads else np.zeros(self.num_envs, bool)
+        self._t += 1
+        if len(restart):
+            picks = [self._start(int(i)) for i in restart]
+            obs = self.world.reset_rows(restart, [p[0] for p in picks], [p[1] for p in picks])
+            reward[restart], terminated[restart], self._t[restart] = 0.0, False, 0
+        truncated = (self._t >= self.max_episode_steps) & ~terminated
+        self._ended = terminated | truncated
+        infos = {}
+        if self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP and self._ended.any():
+            ended = np.flatnonzero(self._ended)
+            final = np.empty(self.num_envs, dtype=object)
+            final[ended] = list(obs[ended].copy())
+            infos = {"final_obs": final, "_final_obs": self._ended.copy(),
+                     "final_info": {}, "_final_info": self._ended.copy()}
+            picks = [self._start(int(i)) for i in ended]
+            obs = self.world.reset_rows(ended, [p[0] for p in picks], [p[1] for p in picks])
+            self._t[ended] = 0
+            self._ended[:] = False
+        return obs.copy(), reward, terminated, truncated, infos
+
+    def render(self):
+        return self.world.frame.copy() if self.render_mode == "rgb_array" else None

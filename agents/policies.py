@@ -9,6 +9,7 @@ Each agent sees only the frame (uint8 H x W x 3) and answers a native action ind
     fixed:I         always native action I
     heuristic       a hand-written player of the game (boxing: chase and punch; doom: walk,
                     turn, fire at what stands out in the middle)
+    trained:DIR     a policy trained inside a world by `worldmodel agents train` (agents.train)
 """
 from __future__ import annotations
 
@@ -129,4 +130,7 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
             if env == prefix or env.startswith(prefix + ":"):
                 return cls(action_set)
         raise ValueError(f"no hand-written heuristic for {env}; there are: {', '.join(HEURISTICS)}")
-    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic")
+    if name.startswith("trained:"):
+        from .train import TrainedAgent
+        return TrainedAgent(action_set, name.split(":", 1)[1])
+    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic, trained:DIR")

@@ -18,6 +18,9 @@ class KVCache:
         self._pending: torch.Tensor | None = None
         self.prev_x: torch.Tensor | None = None                  # (b, 1, c, h, w) newest frame, c_in-scaled
         self.prev_c: torch.Tensor | None = None                  # (b, 1) its c_noise
+        # (b,) per world, the first frame index it may attend to (set when some worlds of a batch
+        # restart, World.reset_rows); None = every cached frame is visible to every world
+        self.row_start: torch.Tensor | None = None
 
     @property
     def length(self) -> int:
@@ -40,6 +43,28 @@ class KVCache:
     def end_commit(self) -> None:
         self.positions = torch.cat([self.positions, self._pending])[-self.window:]
         self._pending = None
+        if self.row_start is not None and int(self.row_start.max()) <= int(self.positions.min()):
+            self.row_start = None           # the frames before every restart have left the window
+
+    def replace_newest(self, index: torch.Tensor, other: "KVCache", position: int) -> None:
+        """Put `other`'s single cached frame in place of the newest frame of the worlds `index`,
+        and hide their older frames from them: those worlds restart at `position`."""
+        if other.length != 1 or self.length == 0 or int(self.positions[-1]) != position:
+            raise ValueError("replace_newest() takes a one-frame cache for the newest cached position")
+        n = self.n
+        for layer in range(self.depth):
+            self.keys[layer] = self.keys[layer].clone()
+            self.values[layer] = self.values[layer].clone()
+            self.keys[layer][index, :, -n:] = other.keys[layer].to(self.keys[layer].dtype)
+            self.values[layer][index, :, -n:] = other.values[layer].to(self.values[layer].dtype)
+        if self.prev_x is not None:
+            self.prev_x, self.prev_c = self.prev_x.clone(), self.prev_c.clone()
+            self.prev_x[index], self.prev_c[index] = other.prev_x.to(self.prev_x.dtype), other.prev_c
+        b = self.keys[0].shape[0]
+        start = torch.full((b,), int(self.positions[0]), dtype=torch.long) if self.row_start is None \
+            else self.row_start.clone()
+        start[index.cpu()] = position
+        self.row_start = start
 
     def nbytes(self) -> int:
         """Bytes held: at most `window` frames per layer, however long the play."""
@@ -51,6 +76,7 @@ class KVCache:
         c.keys = [None if k is None else k.clone() for k in self.keys]
         c.values = [None if v is None else v.clone() for v in self.values]
         c.positions, c.n = self.positions.clone(), self.n
+        c.row_start = None if self.row_start is None else self.row_start.clone()
         c.prev_x = None if self.prev_x is None else self.prev_x.clone()
         c.prev_c = None if self.prev_c is None else self.prev_c.clone()
         return c
@@ -62,4 +88,5 @@ class KVCache:
         c.values = [None if v is None else v[index] for v in c.values]
         c.prev_x = None if c.prev_x is None else c.prev_x[index]
         c.prev_c = None if c.prev_c is None else c.prev_c[index]
+        c.row_start = None if c.row_start is None else c.row_start[index.cpu()]
         return c

@@ -219,6 +219,11 @@ class DynamicsTransformer(nn.Module):
         tok_pos = positions.to(x.device).repeat_interleave(n)                  # (t*n,)
         k_pos = tok_pos if cache is None or cache.length == 0 else torch.cat([cache.token_positions(), tok_pos])
         mask = frame_mask(positions.to(x.device), k_pos[::n], cfg.context, n)  # (t*n, (s+t)*n)
+        if cache is not None and cache.row_start is not None and cache.length > 0:
+            # worlds of a batch that restarted (World.reset_rows) see only their frames since then
+            start = cache.row_start.to(x.device).repeat(b // cache.row_start.shape[0])   # (b,)
+            seen = k_pos[None, :] >= start[:, None]                            # (b, (s+t)*n)
+            mask = mask[None, None] & seen[:, None, None, :]                   # (b, 1, t*n, (s+t)*n)
         # Positions relative to the newest query frame keep the rotation angles small however long
         # the play; RoPE scores depend only on differences, so this changes nothing in exact math.
         ref = tok_pos.max()

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from agents.env import WorldEnv
+from agents.env import WorldEnv, WorldVectorEnv
 from worldmodel import World
+from worldmodel.action import ACTION_DIM
 
 
 def test_check_env_passes(tiny_world):
@@ -33,3 +34,75 @@ def test_bad_actions_are_refused_clearly(tiny_world, bad):
     env.reset(seed=0)
     with pytest.raises(ValueError, match="action must be an integer"):
         env.step(bad)
+
+
+def _world_with_random_heads(path):
+    """The tiny world with untrained heads whose episode ends fall at random (to exercise autoreset)."""
+    import torch
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.world import load_world_parts
+    torch.manual_seed(1)
+    cfg, ae, den = load_world_parts(path)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16))
+    for q in heads.parameters():
+        torch.nn.init.normal_(q, std=0.3)
+    return World(ae, den, cfg, path=path, heads=heads)
+
+
+def test_reset_rows_restarts_one_world_of_a_batch_as_a_fresh_world(tiny_world):
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(4)]
+    aset = World.from_pretrained(tiny_world).action_set
+    acts = [[aset[int(i)] for i in rng.integers(len(aset), size=3)] for _ in range(10)]
+    batch = World.from_pretrained(tiny_world)
+    batch.reset(imgs[:3], seed=[5, 6, 7])
+    out = []
+    for t, a in enumerate(acts):
+        if t == 4:                                   # row 1 restarts from a new image while 0 and 2 play on
+            batch.reset_rows([1], [imgs[3]], [9])
+        out.append(batch.step(a))
+    for row, seed, img, start in ((0, 5, imgs[0], 0), (2, 7, imgs[2], 0), (1, 9, imgs[3], 4)):
+        one = World.from_pretrained(tiny_world)
+        one.reset(img, seed=seed)
+        for t in range(start, len(acts)):
+            diff = np.abs(one.step(acts[t][row]).astype(int) - out[t][row]).max()
+            # float rounding of batched vs single matmuls only (without the per-row key mask row 1 is off by >5)
+            assert diff <= 2, (row, t, diff)
+    with pytest.raises(ValueError, match="one seed per world"):
+        shared = World.from_pretrained(tiny_world)
+        shared.reset(imgs[:2], seed=0)
+        shared.reset_rows([0], [imgs[3]], [1])
+    with pytest.raises(ValueError, match="distinct rows"):
+        batch.reset_rows([3], [imgs[0]], [1])
+
+
+def test_vector_env_equals_single_envs_with_the_same_seeds_and_actions(tiny_world):
+    rng = np.random.default_rng(0)
+    starts = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
+    n = 4
+    vec = WorldVectorEnv(_world_with_random_heads(tiny_world), n, start_images=starts, max_episode_steps=6)
+    singles = [WorldEnv(_world_with_random_heads(tiny_world), start_images=starts, max_episode_steps=6)
+               for _ in range(n)]
+    obs, info = vec.reset(seed=10)
+    assert obs.shape == (n, 32, 32, 3) and obs.dtype == np.uint8 and vec.observation_space.contains(obs)
+    for i, env in enumerate(singles):
+        o, inf = env.reset(seed=10 + i)
+        assert np.array_equal(o, obs[i]) and inf["start"] == info["start"][i]
+    ended, restarts = [False] * n, 0
+    for t in range(20):
+        acts = rng.integers(vec.single_action_space.n, size=n)
+        obs, rew, term, trunc, _ = vec.step(acts)
+        for i, env in enumerate(singles):
+            if ended[i]:                             # next-step autoreset: the env restarts, action ignored
+                (o, _), r, te, tr = env.reset(), 0.0, False, False
+                restarts += 1
+            else:
+                o, r, te, tr, _ = env.step(int(acts[i]))
+            ended[i] = te or tr
+            assert np.abs(o.astype(int) - obs[i]).max() <= 2
+            assert (r, te, tr) == (rew[i], term[i], trunc[i]), (t, i)
+    assert restarts >= 5                             # episodes ended at different steps in different rows
+    with pytest.raises(ValueError, match="actions must be 4 integers"):
+        vec.step([0, 1])
+    with pytest.raises(ValueError, match="actions must be 4 integers"):
+        vec.step([0, 1, 2, 999])

@@ -3,8 +3,10 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from agents.policies import make_agent, native_index
+from worldmodel import World
 from worldmodel.action import action_from_json
 
 
@@ -47,3 +49,48 @@ def test_boxing_heuristic_chases_and_punches():
     assert acts[agent.act(frame((20, 12), (40, 50)))].keys == {"down", "right"}
     assert acts[agent.act(frame((30, 30), (30, 40)))].keys == {"space"}            # close and aligned: punch
     assert native_index(acts, {"left", "space", "up"}) == acts.index(action_from_json(["left", "space", "up"]))
+
+
+def _tiny_world_with_heads(tiny_world, out):
+    """A copy of the tiny world with untrained (random) reward/end heads saved in its checkpoint."""
+    import shutil
+    from dataclasses import asdict
+
+    import torch
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.action import ACTION_DIM
+    from worldmodel.checkpoint import load_checkpoint, save_checkpoint
+    shutil.copytree(tiny_world, out)
+    config, tensors = load_checkpoint(out)
+    torch.manual_seed(0)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16))
+    config["heads"] = {"config": asdict(heads.config), "metrics": {}}
+    tensors.update({f"heads.{k}": v for k, v in heads.state_dict().items()})
+    for f in out.glob("*.safetensors"):
+        f.unlink()
+    save_checkpoint(out, config, tensors)
+    return out
+
+
+def test_train_in_world_resumes_and_the_trained_agent_acts_in_the_real_game(tiny_world, tmp_path, capsys):
+    pytest.importorskip("stable_baselines3")
+    from agents.train import TrainedAgent, train_in_world
+    from worldmodel.envs import make_env
+    world = _tiny_world_with_heads(tiny_world, tmp_path / "world")
+    out = train_in_world(world, tmp_path / "agent", steps=256, num_envs=2, episode_steps=20, progress=False)
+    assert (out / "train_state" / "config.json").is_file() and (out / "model.safetensors").is_file()
+    first = TrainedAgent(World.from_pretrained(world).action_set, out)
+    train_in_world(world, out, steps=512, num_envs=2, episode_steps=20, progress=False)   # resumes: 256 more
+    assert "resuming from" in capsys.readouterr().out
+    log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
+    assert log[-1]["steps"] == 512
+    second = make_agent(f"trained:{out}", World.from_pretrained(world).action_set, "procedural")
+    env = make_env("procedural", size=32)
+    frames = [env.reset(s) for s in range(8)]
+    acts = [second.act(f) for f in frames]
+    assert acts == [second.act(f) for f in frames]                     # greedy: deterministic
+    assert all(0 <= a < len(env.action_set) for a in acts)
+    # training changed the policy
+    assert any(not torch.equal(a, b) for a, b in zip(first.net.state_dict().values(), second.net.state_dict().values()))
+    with pytest.raises(ValueError, match="not a trained agent"):
+        TrainedAgent(env.action_set, world)

@@ -187,6 +187,50 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--json", default=None, help="also write the results to this JSON file")
     bn.set_defaults(func=cmd_bench)
 
+    ag = sub.add_parser("agents", help="agents in a world: rank them against the real game, train one, time the env",
+                        description="Agents that act from pixels the same way in the real game and in a world "
+                                    "(agents: random, idle, fixed:I, heuristic, trained:DIR).")
+    agsub = ag.add_subparsers(title="agents commands", metavar="WHAT")
+    ae = agsub.add_parser("eval", help="does the world rank agents as the real game does? agents.json, report.md, plot",
+                          description="Run each agent the same number of steps in the real game and in the world, from "
+                                      "the same start frames; write DIR/agents.json, DIR/report.md and DIR/agents.png.")
+    ae.add_argument("checkpoint", nargs="?", default="boxing", help="world folder or shipped name (default boxing: "
+                    "the shipped world with reward heads)")
+    ae.add_argument("--agents", default="random,idle,fixed:1,fixed:13,heuristic",
+                    help="comma-separated agents (default: random,idle,fixed:1,fixed:13,heuristic)")
+    ae.add_argument("--episodes", type=_positive, default=16, help="episodes per agent (default 16)")
+    ae.add_argument("--steps", type=_positive, default=300, help="steps per episode (default 300; fewer if it ends)")
+    ae.add_argument("--seed", type=int, default=0, help="episode e uses real-game and world seed 1000*seed+e (default 0)")
+    ae.add_argument("--batch", type=_positive, default=64, help="world episodes stepped together (default 64)")
+    ae.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    ae.add_argument("--out", required=True, help="output folder")
+    ae.set_defaults(func=cmd_agents_eval)
+    at = agsub.add_parser("train", help="train a policy (PPO) only inside a world, then score it in the real game",
+                          description="PPO (stable-baselines3) in a WorldVectorEnv; resumes a killed run from "
+                                      "OUT/train_state/; writes the agent (config.json + model.safetensors) and "
+                                      "its real-game return against random and the heuristic (OUT/real.json).")
+    at.add_argument("--world", default="boxing", help="world folder or shipped name (default boxing)")
+    at.add_argument("--steps", type=_positive, default=50_000, help="agent steps in the world (default 50000)")
+    at.add_argument("--num-envs", type=_positive, default=16, help="worlds stepped together (default 16)")
+    at.add_argument("--episode-steps", type=_positive, default=300, help="world episode length (default 300)")
+    at.add_argument("--eval-episodes", type=_positive, default=16, help="real-game episodes per agent (default 16)")
+    at.add_argument("--seed", type=int, default=0, help="seed of PPO and of the worlds (default 0)")
+    at.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    at.add_argument("--out", required=True, help="output folder (an existing run there is resumed)")
+    at.set_defaults(func=cmd_agents_train)
+    ab = agsub.add_parser("bench", help="steps/s per world: one WorldEnv against N batched in a WorldVectorEnv",
+                          description="Times one world and a vector env of N worlds in alternation, in one run; "
+                                      "prints medians and their ratio.")
+    ab.add_argument("checkpoint", nargs="?", default="boxing", help="world folder or shipped name (default boxing)")
+    ab.add_argument("--num-envs", type=_positive, default=8, help="worlds in the vector env (default 8)")
+    ab.add_argument("--steps", type=_positive, default=20, help="steps per timing (default 20)")
+    ab.add_argument("--repeats", type=_positive, default=5, help="timings of each, alternating (default 5)")
+    ab.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    ab.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    ab.add_argument("--json", help="also write the numbers to this file")
+    ab.set_defaults(func=cmd_agents_bench)
+    ag.set_defaults(func=lambda args: (ag.print_help(), 2)[1])
+
     ls = sub.add_parser("list", help="list the shipped worlds")
     ls.set_defaults(func=cmd_list)
     return p
@@ -411,6 +455,61 @@ def cmd_bench(args) -> int:
     r = run_bench(args.checkpoint, device=args.device, batch=args.batch, frames=args.frames, warmup=args.warmup,
                   episodes=args.episodes, seed=args.seed, with_quality=not args.no_quality)
     print(format_bench(r))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(r, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def cmd_agents_eval(args) -> int:
+    from agents.harness import evaluate_agents, write_agents_report
+    names = [a.strip() for a in args.agents.split(",") if a.strip()]
+    r = evaluate_agents(args.checkpoint, names, args.episodes, args.steps, args.seed, args.device, args.batch)
+    report = write_agents_report(r, Path(args.out))
+    for name, a in r["agents"].items():
+        print(f"{name:>12}: real {a['real_return']:7.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]   "
+              f"world {a['world_return']:7.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}]")
+    print(f"Spearman {r['spearman']:.3f}, Kendall {r['kendall']:.3f}, "
+          f"order agreement {r['pairwise_order_agreement']:.3f} ({r['seconds']:.0f} s); wrote {report}")
+    return 0
+
+
+def cmd_agents_train(args) -> int:
+    import numpy as np
+    from agents.harness import real_returns
+    from agents.train import train_in_world
+    from .envs import make_env
+    from .world import World
+    out = train_in_world(args.world, args.out, args.steps, args.num_envs, args.episode_steps, args.seed, args.device)
+    world = World.from_pretrained(args.world, device="cpu")
+    spec = world.config["env"]["env"]
+    names = ["random", "heuristic", f"trained:{out}"]
+    env = make_env(spec, size=world.resolution[0])
+    try:
+        real, _ = real_returns(env, names, args.eval_episodes, args.episode_steps, seed=args.seed + 1)
+    finally:
+        env.close()
+    from agents.stats import bootstrap_ci
+    res = {"env": spec, "episodes": args.eval_episodes, "steps": args.episode_steps, "seed": args.seed + 1,
+           "agents": {n: {"real_return": float(np.mean(v)), "real_ci": list(bootstrap_ci(v)), "returns": v}
+                      for n, v in real.items()}}
+    (out / "real.json").write_text(json.dumps(res, indent=1) + "\n")
+    for n, a in res["agents"].items():
+        print(f"{n}: real-game return {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]")
+    print(f"wrote {out}/real.json")
+    return 0
+
+
+def cmd_agents_bench(args) -> int:
+    from agents.harness import bench_vector_env
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    r = bench_vector_env(args.checkpoint, args.num_envs, args.steps, args.repeats, device=args.device)
+    print(f"{r['checkpoint']} on {r['device']} ({r['threads']} threads): one world {r['single_steps_per_s']:.1f} "
+          f"steps/s; {r['num_envs']} batched {r['vector_steps_per_s_per_world']:.1f} steps/s per world "
+          f"({r['speedup_per_world']:.2f}x per world); medians of {r['repeats']}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(r, indent=2))

@@ -189,6 +189,9 @@ class World:
         fast = bool(fast)
         if fast == self.fast:
             return
+        if self._state is not None and self._state["cache"].row_start is not None:
+            raise ValueError("some worlds of this batch restarted (reset_rows) within the context window; "
+                             "switch paths after a full reset()")
         if not self._paths:
             self._paths[True] = (self.denoiser, self.config.get("sampling", {}))
             tdir = teacher_dir(self.path, self.config)
@@ -278,25 +281,26 @@ class World:
 
     # ----- playing ------------------------------------------------------------------------
     @torch.no_grad()
-    def reset(self, image=None, *, seed: int | None = None) -> np.ndarray:
+    def reset(self, image=None, *, seed: int | list[int] | None = None) -> np.ndarray:
         """Start from an image (path, bytes, PIL image or array; any size or mode) or a list of
-        them for a batch of worlds. None = the checkpoint's start image."""
+        them for a batch of worlds. None = the checkpoint's start image.
+
+        seed: one int (a batch shares one noise stream: fastest), or for a batch a list with one
+        seed per world, so that world i draws exactly the noise a single world reset with seed[i]
+        would draw (what a vector environment needs, see `reset_rows`)."""
         batched = isinstance(image, (list, tuple))
         images = list(image) if batched else [image]
         if not images:
             raise ImageError("reset() got an empty list of images")
-        size = self.resolution[0]
-        frames = []
-        for img in images:
-            if img is None:
-                img = self.start_image()
-                if img is None:
-                    raise ImageError("this checkpoint has no start.png; pass an image to reset()")
-            frames.append(fit_image(img, size))
-        frames = np.stack(frames)                                              # (b, H, W, 3)
-        gen = torch.Generator(self.device).manual_seed(self.seed if seed is None else int(seed))
+        frames = self._fit(images)                                             # (b, H, W, 3)
         b = len(frames)
-        self._state = {"frames": frames, "batched": batched, "generator": gen, "position": 0,
+        if isinstance(seed, (list, tuple, np.ndarray)):
+            if len(seed) != b:
+                raise ValueError(f"got {len(seed)} seeds for {b} world(s)")
+            gens = [torch.Generator(self.device).manual_seed(int(s)) for s in seed]
+        else:
+            gens = [torch.Generator(self.device).manual_seed(self.seed if seed is None else int(seed))]
+        self._state = {"frames": frames, "batched": batched, "generators": gens, "position": 0,
                        "cache": KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context),
                        "history": None, "recent": []}
         with self._autocast():
@@ -306,6 +310,65 @@ class World:
         if self.heads is not None:
             self._state.update(z_prev=z, reward=np.zeros(b, np.float32), end_prob=np.zeros(b, np.float32))
         return frames if batched else frames[0]
+
+    @torch.no_grad()
+    def reset_rows(self, rows, images, seeds) -> np.ndarray:
+        """Restart some worlds of a batch (reset with one seed per world) from new images, while
+        the others play on: what a vector environment does when some of its episodes end.
+
+        Row i's new start frame takes the place of its newest frame in the KV cache, and from now
+        on row i attends only to frames from its restart on (a per-row key mask). Because the
+        rotary embedding sees only relative frame offsets, row i then plays as a single world
+        reset with seeds[i] and stepped with the same actions would, up to float rounding.
+        Returns the batch's current frames (B, H, W, 3)."""
+        self._require_reset()
+        st = self._state
+        b = st["frames"].shape[0]
+        rows = [int(r) for r in rows]
+        if not st["batched"] or len(st["generators"]) != b:
+            raise ValueError("reset_rows() needs a batch reset with one seed per world: reset([...], seed=[...])")
+        if not self.kv_cache:
+            raise ValueError("reset_rows() needs the KV cache (kv_cache=True)")
+        if len(images) != len(rows) or len(seeds) != len(rows) or len(set(rows)) != len(rows) \
+                or any(not 0 <= r < b for r in rows):
+            raise ValueError(f"reset_rows() takes distinct rows in 0..{b - 1} and one image and seed for each")
+        if not rows:
+            return st["frames"]
+        frames = self._fit(images)                                             # (r, H, W, 3)
+        idx = torch.tensor(rows, device=self.device)
+        with self._autocast():
+            z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (r, c, h, w)
+        for r, s in zip(rows, seeds):
+            st["generators"][r] = torch.Generator(self.device).manual_seed(int(s))
+        # the start frame as reset() commits it (null action, no past), into a cache of its own
+        r = len(rows)
+        gens = st["generators"]
+        eps = torch.cat([torch.randn((1, *z.shape[1:]), generator=gens[i], device=self.device) for i in rows])
+        sigma_ctx = max(self.context_noise, self.denoiser.config.sigma_min)
+        x = (z + sigma_ctx * eps)[:, None]                                     # (r, 1, c, h, w)
+        sig = torch.full((r, 1), sigma_ctx, device=self.device)
+        acts = torch.zeros(r, 1, ACTION_DIM, device=self.device)
+        mask = torch.zeros(r, 1, dtype=torch.bool, device=self.device)
+        own = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
+        with self._autocast():
+            self.denoiser(x, sig, acts, mask, torch.tensor([st["position"]]), cache=own, commit=True)
+        st["cache"].replace_newest(idx, own, st["position"])
+        newest = list(st["recent"][-1])                                        # keep set_fast's window in step
+        for j, new in enumerate((x, sig, acts, mask)):
+            newest[j] = newest[j].clone()
+            newest[j][idx] = new.to(newest[j].dtype)
+        st["recent"][-1] = tuple(newest)
+        st["frames"] = st["frames"].copy()
+        st["frames"][rows] = frames
+        if st.get("latent") is not None:
+            st["latent"] = st["latent"].clone()
+            st["latent"][idx] = z
+        if self.heads is not None:
+            st["z_prev"] = st["z_prev"].clone()
+            st["z_prev"][idx] = z
+            st["reward"], st["end_prob"] = st["reward"].copy(), st["end_prob"].copy()
+            st["reward"][rows], st["end_prob"][rows] = 0.0, 0.0
+        return st["frames"]
 
     @torch.no_grad()
     def step(self, action) -> np.ndarray:
@@ -318,7 +381,7 @@ class World:
         on = torch.ones(b, dtype=torch.bool, device=self.device)
         cfg = self.autoencoder.config
         shape = (b, self.autoencoder.config.latent_channels, cfg.latent_size, cfg.latent_size)
-        noise = torch.randn(shape, generator=st["generator"], device=self.device)
+        noise = self._randn(shape)
         pos = st["position"] + 1
 
         def denoise_fn(x, sigma, action_on):                                   # x (b', c, h, w)
@@ -343,10 +406,11 @@ class World:
         st = self._state
         other = object.__new__(World)
         other.__dict__.update(self.__dict__)
-        gen = torch.Generator(self.device)
-        gen.set_state(st["generator"].get_state())
+        gens = [torch.Generator(self.device) for _ in st["generators"]]
+        for g, mine in zip(gens, st["generators"]):
+            g.set_state(mine.get_state())
         hist = st["history"]
-        other._state = {**st, "frames": st["frames"].copy(), "generator": gen, "cache": st["cache"].clone(),
+        other._state = {**st, "frames": st["frames"].copy(), "generators": gens, "cache": st["cache"].clone(),
                         "recent": list(st["recent"]),
                         "history": None if hist is None else {k: v.clone() for k, v in hist.items()}}
         return other
@@ -375,7 +439,7 @@ class World:
         noise level (as in training), its keys/values computed once and cached."""
         st = self._state
         sigma_ctx = max(self.context_noise, self.denoiser.config.sigma_min)
-        eps = torch.randn(z.shape, generator=st["generator"], device=self.device)
+        eps = self._randn(z.shape)
         x = (z + sigma_ctx * eps)[:, None]                                     # (b, 1, c, h, w)
         sig = torch.full((z.shape[0], 1), sigma_ctx, device=self.device)
         pos = torch.tensor([pos])
@@ -391,6 +455,24 @@ class World:
             st["history"] = new if h is None else {k: torch.cat([h[k], new[k]], 0 if k == "positions" else 1)
                                                    for k in new}
         st["position"] = int(pos)
+
+    def _randn(self, shape) -> torch.Tensor:
+        """Gaussian noise (b, ...): from the batch's one stream, or row by row from each world's own."""
+        gens = self._state["generators"]
+        if len(gens) == 1:
+            return torch.randn(shape, generator=gens[0], device=self.device)
+        return torch.cat([torch.randn((1, *shape[1:]), generator=g, device=self.device) for g in gens])
+
+    def _fit(self, images) -> np.ndarray:
+        """Images (None = the start image) as uint8 frames (b, H, W, 3) at this world's size."""
+        frames = []
+        for img in images:
+            if img is None:
+                img = self.start_image()
+                if img is None:
+                    raise ImageError("this checkpoint has no start.png; pass an image to reset()")
+            frames.append(fit_image(img, self.resolution[0]))
+        return np.stack(frames)
 
     def _actions(self, action, b: int) -> torch.Tensor:
         if isinstance(action, Action):

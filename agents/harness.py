@@ -1,0 +1,216 @@
+"""`worldmodel agents eval`: does a world rank agents the way its real game does?
+
+Episode e of the evaluation starts from the real game reset with seed + e. Each agent plays that
+episode for `steps` steps (or until it ends) twice: in the real game, and in the world started from
+the same first frame (the world's noise seeded with seed + e too). The return is the sum of the
+rewards: the game's in the real game, the reward head's in the world. Every world episode of every
+agent runs in one batch (one `World.step` per time step, `batch` worlds at a time), so a world
+evaluation costs about as much as the longest episode.
+
+What comes out: per agent the mean return in each and its bootstrap 95% interval, and how far the
+world's order of the agents agrees with the real game's (Spearman's rho, Kendall's tau-b, and the
+order agreement over the pairs of agents whose real intervals do not overlap; see agents.stats).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from worldmodel import World
+from worldmodel.envs import make_env
+
+from .policies import make_agent
+from .stats import bootstrap_ci, kendall, pairwise_order_agreement, spearman
+
+
+def episode_seed(seed: int, episode: int) -> int:
+    return int(seed) * 1000 + int(episode)
+
+
+def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, progress: bool = True):
+    """{agent: [return per episode]} and the start frames [episode] of the real game."""
+    out, starts = {}, []
+    bar = tqdm(total=len(agents) * episodes, desc=f"real game ({env.name})", disable=not progress, unit="episode")
+    for e in range(episodes):
+        starts.append(env.reset(episode_seed(seed, e)))
+    for name in agents:
+        out[name] = []
+        for e in range(episodes):
+            agent = make_agent(name, env.action_set, env.name)
+            agent.reset(episode_seed(seed, e))
+            frame, total = env.reset(episode_seed(seed, e)), 0.0
+            for _ in range(steps):
+                frame, reward, done = env.step_native(agent.act(frame))
+                total += reward
+                if done:
+                    break
+            out[name].append(total)
+            bar.update()
+    bar.close()
+    return out, starts
+
+
+def _need_heads(world: World) -> None:
+    if world.heads is None:
+        raise ValueError(f"{world.path} has no reward/episode-end heads, so it gives no returns; "
+                         "fit them with `worldmodel train-heads` (they need a recording with rewards)")
+
+
+def world_returns(world: World, agents: list[str], starts: list[np.ndarray], steps: int, seed: int,
+                  batch: int = 64, progress: bool = True) -> dict:
+    """{agent: [return per episode]} in the world, every (agent, episode) pair a row of a batch."""
+    _need_heads(world)
+    env_name = world.config.get("env", {}).get("env", "")
+    jobs = [(name, e) for name in agents for e in range(len(starts))]
+    totals = np.zeros(len(jobs))
+    bar = tqdm(total=len(jobs) * steps, desc="world", disable=not progress, unit="step")
+    for lo in range(0, len(jobs), batch):
+        chunk = jobs[lo: lo + batch]
+        players = []
+        for name, e in chunk:
+            agent = make_agent(name, world.action_set, env_name)
+            agent.reset(episode_seed(seed, e))
+            players.append(agent)
+        frames = world.reset([starts[e] for _, e in chunk], seed=[episode_seed(seed, e) for _, e in chunk])
+        alive = np.ones(len(chunk), bool)
+        idle = world.action_set[0]
+        for t in range(steps):
+            acts = [world.action_set[p.act(f)] if a else idle for p, f, a in zip(players, frames, alive)]
+            frames = world.step(acts)
+            totals[lo: lo + len(chunk)] += np.where(alive, world.reward, 0.0)
+            alive &= ~np.asarray(world.done, bool)
+            bar.update(len(chunk))
+            if not alive.any():
+                bar.update(len(chunk) * (steps - 1 - t))
+                break
+    bar.close()
+    out = {name: [] for name in agents}
+    for (name, _), total in zip(jobs, totals):
+        out[name].append(float(total))
+    return out
+
+
+def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: int = 300, seed: int = 0,
+                    device=None, batch: int = 64, progress: bool = True) -> dict:
+    """The agents.json dict of `worldmodel agents eval` (see the module docstring)."""
+    if episodes < 2:
+        raise ValueError("episodes must be >= 2 (the intervals need more than one return)")
+    if steps < 1:
+        raise ValueError("steps must be >= 1")
+    if len(set(agents)) != len(agents) or not agents:
+        raise ValueError(f"give distinct agents, got {agents}")
+    t0 = time.perf_counter()
+    world = World.from_pretrained(checkpoint, device=device)
+    spec = world.config.get("env", {}).get("env")
+    if not spec:
+        raise ValueError(f"{checkpoint} does not say which game it was learned from (config env.env)")
+    for name in agents:                                   # refuse unknown names before any work
+        make_agent(name, world.action_set, spec)
+    _need_heads(world)                                    # refuse before the real-game runs, too
+    env = make_env(spec, size=world.resolution[0])
+    try:
+        real, starts = real_returns(env, agents, episodes, steps, seed, progress)
+    finally:
+        env.close()
+    sim = world_returns(world, agents, starts, steps, seed, batch, progress)
+    result = {"checkpoint": str(checkpoint), "env": spec, "seed": int(seed), "episodes": int(episodes),
+              "steps": int(steps), "world_settings": world.settings(), "agents": {}}
+    for i, name in enumerate(agents):
+        result["agents"][name] = {
+            "real_return": float(np.mean(real[name])), "real_ci": list(bootstrap_ci(real[name], seed=seed + i)),
+            "world_return": float(np.mean(sim[name])), "world_ci": list(bootstrap_ci(sim[name], seed=seed + i)),
+            "real_returns": real[name], "world_returns": sim[name]}
+    r = [result["agents"][n]["real_return"] for n in agents]
+    w = [result["agents"][n]["world_return"] for n in agents]
+    result["spearman"] = spearman(r, w)
+    result["kendall"] = kendall(r, w)
+    result["pairwise_order_agreement"] = pairwise_order_agreement(r, [result["agents"][n]["real_ci"] for n in agents], w)
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _num(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+
+
+def write_agents_report(result: dict, out: Path) -> Path:
+    """DIR/agents.json, DIR/agents.png (world return against real return, 95% intervals) and
+    DIR/report.md."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    clean = json.loads(json.dumps(result, default=float).replace("NaN", "null"))
+    (out / "agents.json").write_text(json.dumps(clean, indent=1) + "\n")
+    import matplotlib
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for name, a in result["agents"].items():
+        xe = [[a["real_return"] - a["real_ci"][0]], [a["real_ci"][1] - a["real_return"]]]
+        ye = [[a["world_return"] - a["world_ci"][0]], [a["world_ci"][1] - a["world_return"]]]
+        ax.errorbar(a["real_return"], a["world_return"], xerr=xe, yerr=ye, fmt="o", capsize=3, label=name)
+    ax.set_xlabel("return in the real game")
+    ax.set_ylabel("return in the world")
+    ax.set_title(f"{result['env']}: {result['episodes']} episodes x {result['steps']} steps")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "agents.png", dpi=110)
+    plt.close(fig)
+    rows = "\n".join(f"| {n} | {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}] | "
+                     f"{a['world_return']:.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}] |"
+                     for n, a in result["agents"].items())
+    md = f"""# Agents in {result['env']}: the world against the real game
+
+Checkpoint `{result['checkpoint']}`, sampling {result['world_settings']}.
+{result['episodes']} episodes per agent (real-game seeds {episode_seed(result['seed'], 0)}..{episode_seed(result['seed'], result['episodes'] - 1)}), {result['steps']} steps each, the same start frames in both.
+Returns: mean over episodes [bootstrap 95% interval].
+
+| agent | real game | world |
+|---|---|---|
+{rows}
+
+- Spearman's rho (agents' mean returns, world vs real): **{_num(result['spearman'])}**
+- Kendall's tau-b: {_num(result['kendall'])}
+- Order agreement over the pairs the real game tells apart: {_num(result['pairwise_order_agreement'])}
+- {result['seconds']:.0f} s
+
+![world vs real returns](agents.png)
+"""
+    (out / "report.md").write_text(md)
+    return out / "report.md"
+
+
+def bench_vector_env(checkpoint, num_envs: int = 8, steps: int = 20, repeats: int = 5, seed: int = 0,
+                     device=None, progress: bool = True) -> dict:
+    """World steps per second per world: one `WorldEnv` against a `WorldVectorEnv` of num_envs,
+    timed in alternation in one run (repeats x steps each), medians and their ratio."""
+    from .env import WorldEnv, WorldVectorEnv
+    world = World.from_pretrained(checkpoint, device=device)
+    single = WorldEnv(world, max_episode_steps=10**9)
+    vector = WorldVectorEnv(World.from_pretrained(checkpoint, device=device), num_envs, max_episode_steps=10**9)
+    rng = np.random.default_rng(seed)
+    n = single.action_space.n
+    single.reset(seed=seed)
+    vector.reset(seed=seed)
+    single.step(0)                                        # warm up both
+    vector.step(np.zeros(num_envs, np.int64))
+    one, many = [], []
+    for _ in tqdm(range(repeats), desc=f"1 world vs {num_envs} batched", disable=not progress):
+        t = time.perf_counter()
+        for a in rng.integers(n, size=steps):
+            single.step(int(a))
+        one.append(steps / (time.perf_counter() - t))
+        t = time.perf_counter()
+        for a in rng.integers(n, size=(steps, num_envs)):
+            vector.step(a)
+        many.append(steps * num_envs / (time.perf_counter() - t))
+    s1, sn = float(np.median(one)), float(np.median(many))
+    import torch
+    return {"checkpoint": str(checkpoint), "device": str(world.device), "num_envs": num_envs, "steps": steps,
+            "repeats": repeats, "settings": world.settings(), "threads": torch.get_num_threads(),
+            "single_steps_per_s": s1, "vector_steps_per_s_per_world": sn, "speedup_per_world": sn / s1,
+            "single_runs": one, "vector_runs": many}

@@ -1,0 +1,70 @@
+"""`worldmodel agents eval`: both sides run the same agents from the same start frames, and the
+report holds what the issue asks for."""
+import json
+
+import numpy as np
+import pytest
+
+from agents.harness import episode_seed, evaluate_agents, write_agents_report
+from agents.policies import make_agent
+from worldmodel import World
+from worldmodel.cli import main
+from worldmodel.envs import make_env
+
+from test_agents_policies import _tiny_world_with_heads
+
+
+@pytest.fixture(scope="module")
+def headed_world(tiny_world, tmp_path_factory):
+    return _tiny_world_with_heads(tiny_world, tmp_path_factory.mktemp("headed") / "world")
+
+
+def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world, tmp_path):
+    agents = ["random", "idle", "fixed:2"]
+    r = evaluate_agents(headed_world, agents, episodes=3, steps=4, seed=2, batch=4, progress=False)
+    # the world side, by hand: agent "random", episode 1, from the real game's start frame, one world alone
+    env = make_env("procedural", size=32)
+    start = env.reset(episode_seed(2, 1))
+    world = World.from_pretrained(headed_world)
+    agent = make_agent("random", world.action_set, "procedural")
+    agent.reset(episode_seed(2, 1))
+    frame, total = world.reset(start, seed=episode_seed(2, 1)), 0.0
+    for _ in range(4):
+        frame = world.step(world.action_set[agent.act(frame)])
+        total += world.reward
+        if world.done:
+            break
+    assert r["agents"]["random"]["world_returns"][1] == pytest.approx(total, abs=1e-5)
+    assert all(a["real_returns"] == [0.0] * 3 for a in r["agents"].values())   # the procedural game has no rewards
+    out = write_agents_report(r, tmp_path / "out")
+    data = json.loads((tmp_path / "out" / "agents.json").read_text())
+    for key in ("checkpoint", "env", "seed", "episodes", "steps", "agents", "spearman", "kendall",
+                "pairwise_order_agreement", "seconds"):
+        assert key in data
+    for name in agents:
+        a = data["agents"][name]
+        assert a["real_ci"][0] <= a["real_return"] <= a["real_ci"][1]
+        assert a["world_ci"][0] <= a["world_return"] <= a["world_ci"][1]
+    assert data["spearman"] is None                    # real returns all equal: no ranking, said as null
+    assert (tmp_path / "out" / "agents.png").stat().st_size > 1000 and "Spearman" in out.read_text()
+
+
+def test_eval_command_and_its_refusals(headed_world, tiny_world, tmp_path, capsys):
+    assert main(["agents", "eval", str(headed_world), "--agents", "random,idle", "--episodes", "2", "--steps", "3",
+                 "--out", str(tmp_path / "ev")]) == 0
+    assert "Spearman" in capsys.readouterr().out and (tmp_path / "ev" / "report.md").is_file()
+    assert main(["agents", "eval", str(headed_world), "--agents", "random,nobody", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown agent 'nobody'" in capsys.readouterr().err
+    assert main(["agents", "eval", str(tiny_world), "--out", str(tmp_path / "x"), "--agents", "random,idle"]) == 2
+    assert "no reward/episode-end heads" in capsys.readouterr().err
+    assert main(["agents", "eval", str(headed_world), "--episodes", "1", "--out", str(tmp_path / "x")]) == 2
+    assert "episodes must be >= 2" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()               # refused before any work or file
+
+
+def test_vector_bench_command(headed_world, tmp_path, capsys):
+    assert main(["agents", "bench", str(headed_world), "--num-envs", "3", "--steps", "2", "--repeats", "2",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    r = json.loads((tmp_path / "b.json").read_text())
+    assert r["num_envs"] == 3 and len(r["single_runs"]) == 2 and r["speedup_per_world"] > 0
+    assert np.isclose(r["speedup_per_world"], r["vector_steps_per_s_per_world"] / r["single_steps_per_s"])
