@@ -43,6 +43,28 @@ def make_tiny_world(path, seed: int = 0, context: int = 3):
     return save_world(path, cfg, ae, Denoiser(net, DiffusionConfig()))
 
 
+def make_headed_world(tiny_world, out, seed: int = 0, std: float | None = None):
+    """A copy of the tiny world with untrained reward/end heads saved in its checkpoint (weights
+    drawn from N(0, std) if std is given, else PyTorch's default init)."""
+    import shutil
+    from dataclasses import asdict
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.checkpoint import load_checkpoint, save_checkpoint
+    shutil.copytree(tiny_world, out)
+    config, tensors = load_checkpoint(out)
+    torch.manual_seed(seed)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16))
+    if std is not None:
+        for q in heads.parameters():
+            torch.nn.init.normal_(q, std=std)
+    config["heads"] = {"config": asdict(heads.config), "metrics": {}}
+    tensors.update({f"heads.{k}": v for k, v in heads.state_dict().items()})
+    for f in out.glob("*.safetensors"):
+        f.unlink()
+    save_checkpoint(out, config, tensors)
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_world(tmp_path_factory):
     path = make_tiny_world(tmp_path_factory.mktemp("world") / "tiny")

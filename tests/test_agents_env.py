@@ -4,8 +4,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from agents.env import WorldEnv, WorldVectorEnv
+from conftest import make_headed_world
 from worldmodel import World
-from worldmodel.action import ACTION_DIM
 
 
 def test_check_env_passes(tiny_world):
@@ -36,19 +36,6 @@ def test_bad_actions_are_refused_clearly(tiny_world, bad):
         env.step(bad)
 
 
-def _world_with_random_heads(path):
-    """The tiny world with untrained heads whose episode ends fall at random (to exercise autoreset)."""
-    import torch
-    from dynamics.heads import HeadsConfig, RewardEndHeads
-    from worldmodel.world import load_world_parts
-    torch.manual_seed(1)
-    cfg, ae, den = load_world_parts(path)
-    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16))
-    for q in heads.parameters():
-        torch.nn.init.normal_(q, std=0.3)
-    return World(ae, den, cfg, path=path, heads=heads)
-
-
 def test_reset_rows_restarts_one_world_of_a_batch_as_a_fresh_world(tiny_world):
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(4)]
@@ -76,12 +63,14 @@ def test_reset_rows_restarts_one_world_of_a_batch_as_a_fresh_world(tiny_world):
         batch.reset_rows([3], [imgs[0]], [1])
 
 
-def test_vector_env_equals_single_envs_with_the_same_seeds_and_actions(tiny_world):
+def test_vector_env_equals_single_envs_with_the_same_seeds_and_actions(tiny_world, tmp_path):
     rng = np.random.default_rng(0)
     starts = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(3)]
     n = 4
-    vec = WorldVectorEnv(_world_with_random_heads(tiny_world), n, start_images=starts, max_episode_steps=6)
-    singles = [WorldEnv(_world_with_random_heads(tiny_world), start_images=starts, max_episode_steps=6)
+    # untrained heads whose episode ends fall at random: the rows restart at different steps
+    world = make_headed_world(tiny_world, tmp_path / "world", seed=1, std=0.3)
+    vec = WorldVectorEnv(world, n, start_images=starts, max_episode_steps=6)
+    singles = [WorldEnv(world, start_images=starts, max_episode_steps=6)
                for _ in range(n)]
     obs, info = vec.reset(seed=10)
     assert obs.shape == (n, 32, 32, 3) and obs.dtype == np.uint8 and vec.observation_space.contains(obs)

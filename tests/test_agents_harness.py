@@ -11,12 +11,12 @@ from worldmodel import World
 from worldmodel.cli import main
 from worldmodel.envs import make_env
 
-from test_agents_policies import _tiny_world_with_heads
+from conftest import make_headed_world
 
 
 @pytest.fixture(scope="module")
 def headed_world(tiny_world, tmp_path_factory):
-    return _tiny_world_with_heads(tiny_world, tmp_path_factory.mktemp("headed") / "world")
+    return make_headed_world(tiny_world, tmp_path_factory.mktemp("headed") / "world")
 
 
 def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world, tmp_path):

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from agents.policies import make_agent, native_index
+from conftest import make_headed_world
 from worldmodel import World
 from worldmodel.action import action_from_json
 
@@ -51,32 +52,11 @@ def test_boxing_heuristic_chases_and_punches():
     assert native_index(acts, {"left", "space", "up"}) == acts.index(action_from_json(["left", "space", "up"]))
 
 
-def _tiny_world_with_heads(tiny_world, out):
-    """A copy of the tiny world with untrained (random) reward/end heads saved in its checkpoint."""
-    import shutil
-    from dataclasses import asdict
-
-    import torch
-    from dynamics.heads import HeadsConfig, RewardEndHeads
-    from worldmodel.action import ACTION_DIM
-    from worldmodel.checkpoint import load_checkpoint, save_checkpoint
-    shutil.copytree(tiny_world, out)
-    config, tensors = load_checkpoint(out)
-    torch.manual_seed(0)
-    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16))
-    config["heads"] = {"config": asdict(heads.config), "metrics": {}}
-    tensors.update({f"heads.{k}": v for k, v in heads.state_dict().items()})
-    for f in out.glob("*.safetensors"):
-        f.unlink()
-    save_checkpoint(out, config, tensors)
-    return out
-
-
 def test_train_in_world_resumes_and_the_trained_agent_acts_in_the_real_game(tiny_world, tmp_path, capsys):
     pytest.importorskip("stable_baselines3")
     from agents.train import TrainedAgent, train_in_world
     from worldmodel.envs import make_env
-    world = _tiny_world_with_heads(tiny_world, tmp_path / "world")
+    world = make_headed_world(tiny_world, tmp_path / "world")
     out = train_in_world(world, tmp_path / "agent", steps=256, num_envs=2, episode_steps=20, progress=False)
     assert (out / "train_state" / "config.json").is_file() and (out / "model.safetensors").is_file()
     first = TrainedAgent(World.from_pretrained(world).action_set, out)

@@ -479,13 +479,13 @@ def cmd_agents_train(args) -> int:
     import numpy as np
     from agents.harness import real_returns
     from agents.train import train_in_world
+    from .checkpoint import load_config
     from .envs import make_env
-    from .world import World
     out = train_in_world(args.world, args.out, args.steps, args.num_envs, args.episode_steps, args.seed, args.device)
-    world = World.from_pretrained(args.world, device="cpu")
-    spec = world.config["env"]["env"]
+    agent = load_config(out)                               # the trained agent knows its game and frame size
+    spec = agent["env"]
     names = ["random", "heuristic", f"trained:{out}"]
-    env = make_env(spec, size=world.resolution[0])
+    env = make_env(spec, size=agent["size"])
     try:
         real, _ = real_returns(env, names, args.eval_episodes, args.episode_steps, seed=args.seed + 1)
     finally:

@@ -338,15 +338,11 @@ class World:
         idx = torch.tensor(rows, device=self.device)
         with self._autocast():
             z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (r, c, h, w)
-        for r, s in zip(rows, seeds):
-            st["generators"][r] = torch.Generator(self.device).manual_seed(int(s))
+        for row, s in zip(rows, seeds):
+            st["generators"][row] = torch.Generator(self.device).manual_seed(int(s))
         # the start frame as reset() commits it (null action, no past), into a cache of its own
         r = len(rows)
-        gens = st["generators"]
-        eps = torch.cat([torch.randn((1, *z.shape[1:]), generator=gens[i], device=self.device) for i in rows])
-        sigma_ctx = max(self.context_noise, self.denoiser.config.sigma_min)
-        x = (z + sigma_ctx * eps)[:, None]                                     # (r, 1, c, h, w)
-        sig = torch.full((r, 1), sigma_ctx, device=self.device)
+        x, sig = self._context_frame(z, rows)                                  # (r, 1, c, h, w), (r, 1)
         acts = torch.zeros(r, 1, ACTION_DIM, device=self.device)
         mask = torch.zeros(r, 1, dtype=torch.bool, device=self.device)
         own = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
@@ -438,10 +434,7 @@ class World:
         """Make the finished latent frame z (b, c, h, w) part of the past: noised to the context
         noise level (as in training), its keys/values computed once and cached."""
         st = self._state
-        sigma_ctx = max(self.context_noise, self.denoiser.config.sigma_min)
-        eps = self._randn(z.shape)
-        x = (z + sigma_ctx * eps)[:, None]                                     # (b, 1, c, h, w)
-        sig = torch.full((z.shape[0], 1), sigma_ctx, device=self.device)
+        x, sig = self._context_frame(z)
         pos = torch.tensor([pos])
         if self.kv_cache:
             with self._autocast():
@@ -456,11 +449,20 @@ class World:
                                                    for k in new}
         st["position"] = int(pos)
 
-    def _randn(self, shape) -> torch.Tensor:
-        """Gaussian noise (b, ...): from the batch's one stream, or row by row from each world's own."""
+    def _context_frame(self, z, rows=None):
+        """A finished latent frame z (b, c, h, w) as past-frame input: noised to the context noise
+        level, as in training. -> x (b, 1, c, h, w), sigma (b, 1). rows: as in _randn."""
+        sigma_ctx = max(self.context_noise, self.denoiser.config.sigma_min)
+        x = (z + sigma_ctx * self._randn(z.shape, rows))[:, None]
+        return x, torch.full((z.shape[0], 1), sigma_ctx, device=self.device)
+
+    def _randn(self, shape, rows=None) -> torch.Tensor:
+        """Gaussian noise (b, ...): from the batch's one stream, or row by row from each world's own
+        (only those of `rows`, if given)."""
         gens = self._state["generators"]
-        if len(gens) == 1:
+        if len(gens) == 1 and rows is None:
             return torch.randn(shape, generator=gens[0], device=self.device)
+        gens = gens if rows is None else [gens[i] for i in rows]
         return torch.cat([torch.randn((1, *shape[1:]), generator=g, device=self.device) for g in gens])
 
     def _fit(self, images) -> np.ndarray:
