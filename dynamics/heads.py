@@ -1,7 +1,7 @@
 """Reward and episode-end heads: what an agent needs from a world besides frames.
 
-A small conv net reads a latent frame next to the one before it, plus the action taken between
-them, and predicts the reward of that step and whether the episode ended there:
+A small conv net reads a latent frame next to the one before it, plus (unless `use_action` is
+off) the action taken between them, and predicts the reward of that step and whether the episode ended there:
 
     (z_prev (b, c, h, w), z (b, c, h, w), action (b, a)) -> reward logits (b, 3), end logit (b,)
 
@@ -27,6 +27,10 @@ class HeadsConfig:
     latent_size: int = 8
     action_dim: int = 25
     dim: int = 64
+    # False: read the frames only. The action taken is then known to the reward only through the
+    # generated frame, so an agent trained in the world cannot earn reward from the head by the
+    # action alone (with True it can, where the world's frames ignore the action).
+    use_action: bool = True
     # mean reward of the negative and of the positive training steps (the zero class is 0)
     reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
 
@@ -39,14 +43,16 @@ class RewardEndHeads(nn.Module):
         self.conv = nn.Sequential(                                  # (b, 2c, h, w) -> (b, d, h/2, w/2)
             nn.Conv2d(2 * c, d, 3, padding=1), nn.SiLU(),
             nn.Conv2d(d, d, 3, stride=2, padding=1), nn.SiLU())
-        self.action = nn.Linear(cfg.action_dim, d)
+        self.action = nn.Linear(cfg.action_dim, d) if cfg.use_action else None
         self.out = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, 4))
 
     def forward(self, z_prev, z, action):
         """-> reward logits (b, 3) over (negative, zero, positive), end logit (b,)."""
         h = self.conv(torch.cat([z_prev, z], 1))
         feat = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], 1)   # (b, 2d): where and whether
-        out = self.out(feat + torch.cat([self.action(action)] * 2, 1))
+        if self.action is not None:
+            feat = feat + torch.cat([self.action(action)] * 2, 1)
+        out = self.out(feat)
         return out[:, :3], out[:, 3]
 
     @torch.no_grad()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from worldmodel.checkpoint import CheckpointError
 from worldmodel.data import load_episodes, split_episodes, window_index
 from worldmodel.training import EMA, JsonlLog, load_optimizer, lr_at, save_optimizer
 
-from .diffusion import Denoiser, diffusion_loss
+from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
 from .presets import PRESETS, DynamicsTrainConfig
 from .transformer import DynamicsTransformer
 
@@ -53,16 +53,30 @@ def load_or_encode(ae, episodes, out: Path, device) -> list[torch.Tensor]:
 def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, preset: str = "tiny",
                    steps: int | None = None, batch_size: int | None = None, seed: int = 0,
                    device: str | None = None, save_every: float = 120.0, progress: bool = True,
-                   overrides: dict | None = None, minutes: float | None = None) -> Path:
+                   overrides: dict | None = None, minutes: float | None = None,
+                   init: str | Path | None = None) -> Path:
     """Returns the run folder, which is a world checkpoint. `minutes` caps the run: after 50
-    steps the total is set to what fits that wall time (the LR schedule follows)."""
+    steps the total is set to what fits that wall time (the LR schedule follows). `init`: a world
+    checkpoint with the same network shape to start from (fine-tuning) instead of random weights."""
     from worldmodel.world import save_world, world_config  # run folders are world checkpoints
     if preset not in PRESETS:
         raise ValueError(f"unknown dynamics preset {preset!r}; choose from {sorted(PRESETS)}")
     tc: DynamicsTrainConfig = PRESETS[preset]
-    tc = replace(tc, steps=tc.steps if steps is None else steps,
-                 batch_size=tc.batch_size if batch_size is None else batch_size, **(overrides or {}))
     out = Path(out)
+    overrides = dict(overrides or {})
+    diffusion = overrides.pop("diffusion", None)  # a dict of DiffusionConfig fields to change
+    # a resumed run keeps the learning rate, loss settings and start weights it began with,
+    # unless they are given again
+    saved = _saved_settings(out)
+    if saved and "lr" not in overrides:
+        overrides["lr"] = saved["lr"]
+    if saved and not diffusion:
+        tc = replace(tc, diffusion=DiffusionConfig(**saved["diffusion"]))
+    init = init if init is not None or not saved else saved.get("init")
+    tc = replace(tc, steps=tc.steps if steps is None else steps,
+                 batch_size=tc.batch_size if batch_size is None else batch_size, **overrides)
+    if diffusion:
+        tc = replace(tc, diffusion=replace(tc.diffusion, **diffusion))
     meta, episodes = load_episodes(data)          # check the inputs before creating anything
     try:
         ae = load_autoencoder(autoencoder)
@@ -84,12 +98,15 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     torch.manual_seed(seed)
     denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
     opt = torch.optim.AdamW(denoiser.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
+    if init is not None and not (out / "train_state.json").is_file():
+        init_from_world(denoiser.net, init, model_cfg, ae)
     ema = EMA(denoiser.net, tc.ema)
     env_meta = {k: meta[k] for k in ("env", "size", "fps", "action_set")}
     sampling = {"steps": tc.sample_steps, "guidance_scale": tc.guidance_scale, "sampler": "euler"}
     config = world_config(ae.config, model_cfg, tc.diffusion, env_meta, sampling,
                           {"preset": preset, "train": {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr,
                                                        "seed": seed, "data": str(data), "autoencoder": str(autoencoder),
+                                                       "init": None if init is None else str(init),
                                                        "train_episodes": len(train_ids),
                                                        "train_frames": clips.frames}})
     log = JsonlLog(out / "log.jsonl")
@@ -112,7 +129,9 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
         config["train"]["steps"] = total
         # fp16 like the shipped files, so the final evaluation measures exactly what ships
         save_world(out, {**config, "trained_steps": step}, ae, Denoiser(shadow, tc.diffusion), half=True)
-        save_resumable(out, net, ema, opt, step, total)
+        save_resumable(out, net, ema, opt, step, total,
+                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion),
+                                 "init": None if init is None else str(init)})
         _write_start_image(out, episodes, seed)
 
     last_save = t_start = time.time()
@@ -179,13 +198,34 @@ class LatentClips:
         return x0, a, m
 
 
-def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int) -> None:
-    """Raw weights, EMA, optimizer and step: what a killed run needs to go on."""
+def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoencoder) -> None:
+    """Copy the dynamics weights of world checkpoint `path` into `net`: same network shape and
+    same autoencoder (its latents are what the weights learned to read) required."""
+    from worldmodel.world import load_world_parts, resolve_checkpoint
+    config, ae, den = load_world_parts(resolve_checkpoint(path))
+    if den.net.config != model_cfg:
+        raise ValueError(f"--init {path}: its network {den.net.config} differs from this run's {model_cfg}")
+    mine, theirs = autoencoder.state_dict(), ae.state_dict()
+    same = ae.config == autoencoder.config and mine.keys() == theirs.keys() and all(
+        torch.equal(mine[k].cpu().half(), theirs[k].cpu().half()) for k in mine)   # worlds store fp16
+    if not same:
+        raise ValueError(f"--init {path}: it was trained on another autoencoder than this run's --autoencoder")
+    net.load_state_dict({k: v.float() for k, v in den.net.state_dict().items()})
+
+
+def _saved_settings(out: Path) -> dict:
+    """The settings a killed run in `out` was started with ({} if none, or saved by an older version)."""
+    state = out / "train_state.json"
+    return json.loads(state.read_text()).get("settings", {}) if state.is_file() else {}
+
+
+def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, settings: dict | None = None) -> None:
+    """Raw weights, EMA, optimizer, step and the run's settings: what a killed run needs to go on."""
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
               str(out / "dynamics_raw.safetensors"))
     save_file({k: v.detach().cpu().contiguous() for k, v in ema.shadow.items()}, str(out / "dynamics_ema.safetensors"))
     save_optimizer(opt, out / "optimizer.safetensors")
-    (out / "train_state.json").write_text(json.dumps({"step": step, "total": total}))
+    (out / "train_state.json").write_text(json.dumps({"step": step, "total": total, "settings": settings or {}}))
 
 
 def load_resumable(out: Path, net, ema: EMA, opt) -> tuple[int, int]:

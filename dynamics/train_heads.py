@@ -32,13 +32,15 @@ def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.T
 
 
 def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
-              noise: float = 0.1, seed: int = 0, device="cpu", progress: bool = True) -> RewardEndHeads:
+              noise: float = 0.1, seed: int = 0, device="cpu", progress: bool = True,
+              use_action: bool = True) -> RewardEndHeads:
     """Train heads on transitions (dict from `transitions`), class-balanced."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     r = train["reward"]
     neg, pos = r[r < 0], r[r > 0]
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
+                      use_action=use_action,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg).to(device)
     counts = torch.bincount(reward_classes(r), minlength=3).float()
@@ -93,7 +95,8 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 
 
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
-                seed: int | None = None, device: str | None = None, progress: bool = True) -> dict:
+                seed: int | None = None, device: str | None = None, progress: bool = True,
+                use_action: bool = True) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint."""
     from worldmodel.checkpoint import load_checkpoint, save_checkpoint
@@ -119,7 +122,7 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     train_ids, val_ids = split_episodes(len(episodes), seed=seed)
     noise = float(config.get("diffusion", {}).get("context_noise", 0.1))
     heads = fit_heads(transitions(latents, episodes, train_ids), episodes[0].actions.shape[1], steps, batch,
-                      noise=noise, seed=seed, device=dev, progress=progress)
+                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed})

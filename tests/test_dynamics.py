@@ -44,3 +44,41 @@ def test_karras_schedule():
     assert len(s) == 5 and s[0] == pytest.approx(DiffusionConfig().sigma_max) and s[-1] == 0
     assert all(a > b for a, b in zip(s, s[1:]))
     assert abs(s[-2] - DiffusionConfig().sigma_min) < 1e-9
+
+
+class _Oracle(torch.nn.Module):
+    """A stand-in denoiser: exact on the last frame of a clip, off by 1 on the others."""
+
+    def __init__(self, x0, config):
+        super().__init__()
+        self.x0, self.config = x0, config
+
+    def forward(self, x_noisy, sigma, actions, mask, positions):
+        out = self.x0 + 1.0
+        out[:, -1] = self.x0[:, -1]
+        return out
+
+
+def test_loss_frames_last_ignores_the_past_frames():
+    from dynamics import DiffusionConfig, diffusion_loss
+    x0 = torch.randn(2, 4, 3, 8, 8)
+    a, m = torch.zeros(2, 4, 25), torch.ones(2, 4, dtype=torch.bool)
+    g = torch.Generator().manual_seed(0)
+    assert diffusion_loss(_Oracle(x0, DiffusionConfig(loss_frames="last")), x0, a, m, generator=g) == 0
+    assert diffusion_loss(_Oracle(x0, DiffusionConfig()), x0, a, m, generator=g) > 0
+    with pytest.raises(ValueError):
+        DiffusionConfig(loss_frames="first")
+
+
+def test_motion_weights_follow_the_past_not_the_target():
+    from dynamics.diffusion import motion_weights
+    x0 = torch.zeros(1, 4, 2, 8, 8)
+    x0[:, 1:, :, 2, 5] = 1.0                  # something appears at (2, 5) in frame 1 and stays
+    w = motion_weights(x0, strength=3.0)      # (1, 4, 8, 8)
+    assert torch.all(w[:, :2] == 1)           # frames 0 and 1 have no two past frames
+    assert w[0, 2, 2, 5] > 1 and w[0, 2, 1, 4] > 1 and w[0, 2, 6, 0] == 1   # 3x3 around the move
+    assert torch.all(w[:, 3] == 1)            # frames 1 -> 2 did not move
+    for k in range(4):                        # changing frame k leaves the weights of frames 0..k alone
+        changed = x0.clone()
+        changed[:, k] = torch.randn(2, 8, 8)
+        assert torch.equal(motion_weights(changed, 3.0)[:, :k + 1], w[:, :k + 1]), k

@@ -127,6 +127,27 @@ def test_eval_command_end_to_end(tiny_world, tmp_path):
     for name in ("report.md", "psnr_horizon.png", "strips.png", "stability.png", "rollout_0.mp4", "one_minute.mp4"):
         assert (out / name).stat().st_size > 0, name
     assert "| PSNR, world, real actions |" in (out / "report.md").read_text()
+    assert set(m["action_gap"]) == {"0.3", "1", "3"}
+    assert "One-step action gap" in (out / "report.md").read_text()
+
+
+def test_action_gap_is_zero_exactly_when_actions_change_nothing(tiny_world, recording):
+    import torch
+    from worldmodel import World
+    from worldmodel.data import load_episodes
+    from worldmodel.evaluate import action_gap
+    _, eps = load_episodes(recording)
+    world = World.from_pretrained(tiny_world, device="cpu")
+    gap = action_gap(world, eps, clips=32)
+    # the untrained tiny world's actions change its output (not for the better: it is random)
+    assert all(v["mse_shuffled"] != v["mse"] for v in gap.values()), gap
+    with torch.no_grad():
+        last = world.denoiser.net.action_mlp[-1]
+        last.weight.zero_()
+        last.bias.zero_()
+        world.denoiser.net.null_action.zero_()                     # every action, and none, embeds to 0
+    gap = action_gap(world, eps, clips=32)
+    assert all(v["gap_pct"] == 0 and v["mse"] > 0 for v in gap.values()), gap
 
 
 def test_eval_rejects_short_episodes(tiny_world, tmp_path, capsys):

@@ -32,13 +32,19 @@ def test_heads_learn_a_synthetic_reward_rule_from_frames(recording, tiny_world):
     latents = encode_episodes(ae, episodes, "cpu")
     train = transitions(latents, episodes, [0, 1, 2])
     val = transitions(latents, episodes, [3])
-    heads = fit_heads(train, episodes[0].actions.shape[1], steps=200, batch=64, progress=False)
-    m = score_heads(heads, val)
     base_rate = float((val["reward"] != 0).float().mean())
-    assert m["reward_nonzero"]["recall"] >= 0.8
-    assert m["reward_nonzero"]["precision"] >= 2 * base_rate      # far better than guessing at the base rate
     always_zero = float((val["reward"] == 0).float().mean())
-    assert m["reward_class_accuracy"] > always_zero
+    for use_action in (True, False):
+        heads = fit_heads(train, episodes[0].actions.shape[1], steps=200, batch=64, progress=False,
+                          use_action=use_action)
+        m = score_heads(heads, val)
+        assert m["reward_nonzero"]["recall"] >= 0.8
+        assert m["reward_nonzero"]["precision"] >= 2 * base_rate      # far better than guessing at the base rate
+        assert m["reward_class_accuracy"] > always_zero
+    # frame-only heads: the action taken cannot change the predicted reward
+    z_prev, z = val["z_prev"][:8], val["z"][:8]
+    a1, a2 = torch.zeros(8, heads.config.action_dim), torch.rand(8, heads.config.action_dim)
+    assert torch.equal(heads.predict(z_prev, z, a1)[0], heads.predict(z_prev, z, a2)[0])
 
 
 def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, capsys):

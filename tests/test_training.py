@@ -18,3 +18,49 @@ def test_dynamics_training_resumes(recording, tmp_path, tiny_ae):
     assert json.loads((out / "config.json").read_text())["trained_steps"] == 10
     world = World.from_pretrained(out)  # every save is a playable world
     assert world.reset().shape == (32, 32, 3)
+
+
+def test_fine_tune_starts_from_the_given_world(recording, tmp_path, tiny_ae):
+    import pytest
+    import torch
+    from dynamics.train import init_from_world
+    from worldmodel.world import load_world_parts
+    first = train_dynamics(recording, tiny_ae, tmp_path / "a", "tiny", steps=4, batch_size=4, progress=False)
+    # learning rate 0: a fine-tuned run that really starts from `first` saves exactly its weights
+    second = train_dynamics(recording, tiny_ae, tmp_path / "b", "tiny", steps=2, batch_size=4, progress=False,
+                            init=first, overrides={"lr": 0.0})
+    a, b = load_world_parts(first)[2].net.state_dict(), load_world_parts(second)[2].net.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    scratch = load_world_parts(train_dynamics(recording, tiny_ae, tmp_path / "c", "tiny", steps=2, batch_size=4,
+                                              progress=False, overrides={"lr": 0.0}))[2].net.state_dict()
+    assert not all(torch.equal(a[k], scratch[k]) for k in a)       # (the check above can fail)
+    assert json.loads((second / "config.json").read_text())["train"]["init"] == str(first)
+    net = load_world_parts(first)[2].net
+    _, other_ae, _ = load_world_parts(first)
+    with torch.no_grad():
+        next(iter(other_ae.state_dict().values())).add_(1.0)        # (PCA autoencoders hold buffers only)
+    with pytest.raises(ValueError, match="another autoencoder"):
+        init_from_world(net, first, net.config, other_ae)
+
+
+def test_resumed_run_keeps_its_loss_settings(recording, tmp_path, tiny_ae):
+    out = tmp_path / "run"
+    train_dynamics(recording, tiny_ae, out, "tiny", steps=3, batch_size=4, progress=False,
+                   overrides={"lr": 1e-4, "diffusion": {"loss_frames": "last", "motion_weight": 2.0}})
+    train_dynamics(recording, tiny_ae, out, "tiny", steps=5, batch_size=4, progress=False)   # restarted bare
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["trained_steps"] == 5 and cfg["train"]["lr"] == 1e-4
+    assert cfg["diffusion"]["loss_frames"] == "last" and cfg["diffusion"]["motion_weight"] == 2.0
+
+
+def test_train_dynamics_loss_flags(tmp_path, capsys):
+    from worldmodel.cli import _diffusion_overrides, build_parser, main
+    base = ["train-dynamics", "--data", "d", "--autoencoder", "a", "--out", str(tmp_path / "o")]
+    args = build_parser().parse_args(base + ["--loss-frames", "last", "--clean-context", "1", "--motion-weight", "3",
+                                             "--lr", "2e-4", "--init", "w"])
+    assert _diffusion_overrides(args) == {"loss_frames": "last", "p_clean_context": 1.0, "motion_weight": 3.0}
+    assert args.lr == 2e-4 and args.init == "w"
+    assert _diffusion_overrides(build_parser().parse_args(base)) == {}
+    assert main(base + ["--clean-context", "2"]) == 2
+    assert "p_clean_context must be in [0, 1]" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()                             # refused before creating anything

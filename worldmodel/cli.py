@@ -73,6 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--eval-starts", type=int, default=8, help="rollout starts per held-out episode in the final evaluation")
     d.add_argument("--minutes", type=float, default=None,
                    help="wall-time budget: after 50 steps, cut the step count to what fits (the LR schedule follows)")
+    d.add_argument("--init", default=None,
+                   help="start from this world checkpoint's dynamics weights instead of random ones (same network "
+                        "and --autoencoder; a resumed run keeps the start it had)")
+    d.add_argument("--loss-frames", choices=("all", "last"), default=None,
+                   help="which frames of a clip the loss covers: all (Diffusion Forcing, the presets' default) or "
+                        "only the last, predicted one (pair it with --clean-context 1.0, or half the clips still "
+                        "predict it from a noised past)")
+    d.add_argument("--clean-context", type=float, default=None,
+                   help="fraction of clips whose past frames are (nearly) clean, as at play time (default 0.5)")
+    d.add_argument("--lr", type=_positive_float, default=None, help="override the preset's peak learning rate")
+    d.add_argument("--motion-weight", type=float, default=None,
+                   help="up-weight the loss where the past frames moved, so small moving things (which carry the "
+                        "action) are learned early; 0 = off (default)")
     _train_args(d)
     d.set_defaults(func=cmd_train_dynamics)
 
@@ -109,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--batch-size", type=_positive, default=256, help="transitions per step (default 256)")
     th.add_argument("--seed", type=int, default=None, help="seed of the split and the batches (default: the world's)")
     th.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    th.add_argument("--no-action", action="store_true",
+                    help="heads read the frames only, not the action taken: an agent trained in the world then "
+                         "cannot earn reward from the head by its action alone")
     th.set_defaults(func=cmd_train_heads)
 
     pl = sub.add_parser("play", help="play a world in a window (or write a video with --headless)",
@@ -258,6 +274,16 @@ def _port(s: str) -> int:
     return v
 
 
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {s}")
+    return v
+
+
 def _positive(s: str) -> int:
     try:
         v = int(s)
@@ -293,10 +319,18 @@ def cmd_train_autoencoder(args) -> int:
     return 0
 
 
+def _diffusion_overrides(args) -> dict:
+    """The DiffusionConfig fields set on the command line."""
+    names = {"loss_frames": "loss_frames", "clean_context": "p_clean_context", "motion_weight": "motion_weight"}
+    return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
+
+
 def cmd_train_dynamics(args) -> int:
     from dynamics.train import finalize, train_dynamics
     out = train_dynamics(args.data, args.autoencoder, args.out, args.preset, args.steps, args.batch_size,
-                         args.seed, args.device, args.save_every, minutes=args.minutes)
+                         args.seed, args.device, args.save_every, minutes=args.minutes, init=args.init,
+                         overrides={"diffusion": _diffusion_overrides(args),
+                                    **({"lr": args.lr} if args.lr is not None else {})})
     from .data import load_episodes, split_episodes
     from .evaluate import rollout_metrics
     from .world import World
@@ -344,7 +378,8 @@ def cmd_distill(args) -> int:
 
 def cmd_train_heads(args) -> int:
     from dynamics.train_heads import train_heads
-    m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device)
+    m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
+                    use_action=not args.no_action)
     print(format_heads(m))
     return 0
 

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .action import Action
 from .data.episodes import episode_seed, play_episode, policy_actions
 from .data.video import write_mp4
-from .evaluate import psnr_curves, rollout_starts, run_rollouts, score_rollouts
+from .evaluate import action_gap, psnr_curves, rollout_starts, run_rollouts, score_rollouts
 from .metrics import mean_psnr
 from .stability import CollapseRule, check_collapse, frame_changes, frame_stats
 
@@ -120,6 +120,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     rollouts = run_rollouts(world, long_enough, pairs, hmax, seed=seed, batch=32, progress=progress)
     scores = score_rollouts(rollouts, HORIZONS, with_ssim=True)
     curves = psnr_curves(rollouts)
+    gap = action_gap(world, long_enough, seed=seed)
     lap("rollouts")
 
     long_play, finite, state = stability_run(world, long_enough[0].frames[0], stability_frames, seed, progress)
@@ -135,6 +136,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                "recon_psnr": recon_psnr,
                **{k: scores[k] for k in ("psnr", "psnr_copy_last", "psnr_random_actions")},
                "dpsnr": {h: scores["dpsnr"][h] for h in ("4", "16")},
+               "action_gap": gap,
                "ssim": scores["ssim"], "ssim_copy_last": scores["ssim_copy_last"],
                "stability": stability, "rollouts": scores["rollouts"], "frames_recorded": int(len(real_play)),
                "policy": policy, "sampler": world.settings(), "device": str(world.device),
@@ -246,6 +248,14 @@ def format_table(m: dict) -> str:
     return "\n".join(rows)
 
 
+def _action_gap_lines(m: dict) -> list[str]:
+    if "action_gap" not in m:  # reports written before this measure existed
+        return []
+    cells = ", ".join(f"{v['gap_pct']:+.2f}% at sigma {s}" for s, v in m["action_gap"].items())
+    return ["One-step action gap (how much worse the world denoises a real next frame when given another "
+            f"clip's actions; 0 = it ignores them): {cells}.", ""]
+
+
 def format_report(m: dict) -> str:
     st = m["stability"]
     lines = [
@@ -258,6 +268,7 @@ def format_report(m: dict) -> str:
         "only ever sees its own frames after the start frame. Copy-last repeats the start frame.", "",
         format_table(m), "",
         f"Autoencoder alone (reconstruction PSNR, the ceiling): **{m['recon_psnr']:.2f} dB**.", "",
+        *_action_gap_lines(m),
         "![PSNR against horizon](psnr_horizon.png)", "",
         "Frames at t = " + ", ".join(str(t) for t in STRIP_TIMES) + "; per rollout the rows are: real game, "
         "world with the real actions, world with random actions.", "",

@@ -6,10 +6,13 @@ frames; generated frame t is compared with the real frame t. Copy-last repeats t
 from __future__ import annotations
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
+from autoencoder import frames_to_tensor
+
 from .action import Action
-from .data import Episode
+from .data import Episode, window_index
 from .metrics import mean_psnr, mean_ssim
 
 
@@ -82,3 +85,49 @@ def rollout_metrics(world, episodes: list[Episode], horizons=(1, 4, 16), per_epi
     starts = rollout_starts(episodes, horizons[-1], per_episode)
     rollouts = run_rollouts(world, episodes, starts, horizons[-1], seed, batch, progress)
     return score_rollouts(rollouts, horizons, with_ssim)
+
+
+@torch.no_grad()
+def action_gap(world, episodes: list[Episode], sigmas=(0.3, 1.0, 3.0), clips: int = 256, seed: int = 0) -> dict:
+    """Does the world use its actions? One denoising step, not a rollout, so even a faint effect
+    shows: on real clips (the newest frame noised to sigma, the past frames at the world's context
+    noise level, as `World` feeds them), the error of the denoised newest frame with the clips'
+    own actions against the error when every clip gets another clip's actions.
+
+    Returns {sigma: {"mse": with own actions, "mse_shuffled": ..., "gap_pct": 100 * (shuffled / own
+    - 1)}}: 0 means the actions change nothing. Rollout dPSNR (`rollout_metrics`) is the
+    end-to-end measure; this one tells a world that ignores actions from one that uses them a
+    little, which a few dB of rollout noise hide."""
+    den, ae = world.denoiser, world.autoencoder
+    t = den.net.config.context + 1
+    lens = [len(ep) for ep in episodes]
+    index = window_index(lens, t)
+    if len(index) < 2:
+        raise ValueError(f"action_gap needs at least 2 windows of {t} frames; record longer episodes")
+    rng = np.random.default_rng(seed)
+    rows = index[rng.choice(len(index), min(clips, len(index)), replace=False)]
+    dev, dtype = world.device, next(den.parameters()).dtype
+    frames = np.stack([episodes[e].frames[s:s + t] for e, s in rows])                 # (n, t, H, W, 3)
+    x0 = torch.cat([ae.encode(frames_to_tensor(f).to(dev, next(ae.parameters()).dtype)).float()[None]
+                    for f in frames])                                                 # (n, t, c, h, w)
+    acts = torch.from_numpy(np.stack([episodes[e].actions[s:s + t] for e, s in rows])).float().to(dev)
+    has = torch.from_numpy(np.stack([episodes[e].has_action[s:s + t] for e, s in rows])).to(dev)
+    order = rng.permutation(len(rows))
+    perm = np.empty_like(order)
+    perm[order] = np.roll(order, 1)               # a cycle through all clips: none keeps its own actions
+    perm = torch.from_numpy(perm).to(dev)
+    sigma_ctx = max(world.context_noise, den.config.sigma_min)                  # as World feeds past frames
+    gen = torch.Generator().manual_seed(seed)
+    positions = torch.arange(t, device=dev)
+    out = {}
+    for s in sigmas:
+        sigma = torch.full((len(rows), t), sigma_ctx, device=dev)
+        sigma[:, -1] = s
+        x = x0 + sigma[..., None, None, None] * torch.randn(x0.shape, generator=gen).to(dev)
+        err = {}
+        for name, a, m in (("mse", acts, has), ("mse_shuffled", acts[perm], has[perm])):
+            with world._autocast():
+                d = den(x.to(dtype), sigma.to(dtype), a.to(dtype), m, positions).float()
+            err[name] = float((d[:, -1] - x0[:, -1]).pow(2).mean())
+        out[f"{s:g}"] = {**err, "gap_pct": 100 * (err["mse_shuffled"] / max(err["mse"], 1e-12) - 1)}
+    return out
