@@ -51,6 +51,11 @@ def test_resumed_run_keeps_its_loss_settings(recording, tmp_path, tiny_ae):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["trained_steps"] == 5 and cfg["train"]["lr"] == 1e-4
     assert cfg["diffusion"]["loss_frames"] == "last" and cfg["diffusion"]["motion_weight"] == 2.0
+    # the one-step action gap works on a world with a PCA autoencoder (buffers, no parameters)
+    from worldmodel.data import load_episodes
+    from worldmodel.evaluate import action_gap
+    gap = action_gap(World.from_pretrained(out, device="cpu"), load_episodes(recording)[1], clips=8)
+    assert all(v["mse"] > 0 and abs(v["gap_pct"]) < 1e6 for v in gap.values())
 
 
 def test_train_dynamics_loss_flags(tmp_path, capsys):

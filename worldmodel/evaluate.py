@@ -108,8 +108,8 @@ def action_gap(world, episodes: list[Episode], sigmas=(0.3, 1.0, 3.0), clips: in
     rows = index[rng.choice(len(index), min(clips, len(index)), replace=False)]
     dev, dtype = world.device, next(den.parameters()).dtype
     frames = np.stack([episodes[e].frames[s:s + t] for e, s in rows])                 # (n, t, H, W, 3)
-    x0 = torch.cat([ae.encode(frames_to_tensor(f).to(dev, next(ae.parameters()).dtype)).float()[None]
-                    for f in frames])                                                 # (n, t, c, h, w)
+    with world._autocast():
+        x0 = torch.cat([ae.encode(frames_to_tensor(f).to(dev)).float()[None] for f in frames])  # (n, t, c, h, w)
     acts = torch.from_numpy(np.stack([episodes[e].actions[s:s + t] for e, s in rows])).float().to(dev)
     has = torch.from_numpy(np.stack([episodes[e].has_action[s:s + t] for e, s in rows])).to(dev)
     order = rng.permutation(len(rows))
