@@ -106,6 +106,11 @@ class WorldVectorEnv(VectorEnv):
             image = self.starts[start]
         return image, int(rng.integers(2**31 - 1)), start
 
+    def _restart(self, rows) -> np.ndarray:
+        """Start the next episode of these rows (each from its own draw); the batch's frames."""
+        picks = [self._start(int(i)) for i in rows]
+        return self.world.reset_rows(rows, [p[0] for p in picks], [p[1] for p in picks])
+
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         """seed: an int (row i gets seed + i), a list with one seed (or None) per row, or None.
         options: {"image": img} for every row or {"images": [img, ...]} one per row."""
@@ -147,8 +152,7 @@ class WorldVectorEnv(VectorEnv):
         terminated = np.asarray(self.world.done, bool) if has_heads else np.zeros(self.num_envs, bool)
         self._t += 1
         if len(restart):
-            picks = [self._start(int(i)) for i in restart]
-            obs = self.world.reset_rows(restart, [p[0] for p in picks], [p[1] for p in picks])
+            obs = self._restart(restart)
             reward[restart], terminated[restart], self._t[restart] = 0.0, False, 0
         truncated = (self._t >= self.max_episode_steps) & ~terminated
         self._ended = terminated | truncated
@@ -159,8 +163,7 @@ class WorldVectorEnv(VectorEnv):
             final[ended] = list(obs[ended].copy())
             infos = {"final_obs": final, "_final_obs": self._ended.copy(),
                      "final_info": {}, "_final_info": self._ended.copy()}
-            picks = [self._start(int(i)) for i in ended]
-            obs = self.world.reset_rows(ended, [p[0] for p in picks], [p[1] for p in picks])
+            obs = self._restart(ended)
             self._t[ended] = 0
             self._ended[:] = False
         return obs.copy(), reward, terminated, truncated, infos

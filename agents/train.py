@@ -179,7 +179,7 @@ def _sb3_vec_env(vec):
 
 def train_in_world(world_path, out, steps: int = 50_000, num_envs: int = 16, episode_steps: int = 300,
                    seed: int = 0, device=None, save_minutes: float = 3.0, progress: bool = True) -> Path:
-    """PPO in the world for `steps` agent steps (resuming from out/train_state.pt); writes the agent."""
+    """PPO in the world for `steps` agent steps (resuming from out/train_state/); writes the agent."""
     try:
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback

@@ -67,12 +67,13 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     diffusion = overrides.pop("diffusion", None)  # a dict of DiffusionConfig fields to change
     # a resumed run keeps the learning rate, loss settings and start weights it began with,
     # unless they are given again
-    saved = _saved_settings(out)
+    resuming = (out / "train_state.json").is_file()
+    saved = json.loads((out / "train_state.json").read_text()).get("settings", {}) if resuming else {}
     if saved and "lr" not in overrides:
         overrides["lr"] = saved["lr"]
     if saved and not diffusion:
         tc = replace(tc, diffusion=DiffusionConfig(**saved["diffusion"]))
-    init = init if init is not None or not saved else saved.get("init")
+    init = str(init) if init is not None else saved.get("init")
     tc = replace(tc, steps=tc.steps if steps is None else steps,
                  batch_size=tc.batch_size if batch_size is None else batch_size, **overrides)
     if diffusion:
@@ -98,7 +99,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     torch.manual_seed(seed)
     denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
     opt = torch.optim.AdamW(denoiser.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
-    if init is not None and not (out / "train_state.json").is_file():
+    if init is not None and not resuming:
         init_from_world(denoiser.net, init, model_cfg, ae)
     ema = EMA(denoiser.net, tc.ema)
     env_meta = {k: meta[k] for k in ("env", "size", "fps", "action_set")}
@@ -106,13 +107,13 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     config = world_config(ae.config, model_cfg, tc.diffusion, env_meta, sampling,
                           {"preset": preset, "train": {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr,
                                                        "seed": seed, "data": str(data), "autoencoder": str(autoencoder),
-                                                       "init": None if init is None else str(init),
+                                                       "init": init,
                                                        "train_episodes": len(train_ids),
                                                        "train_frames": clips.frames}})
     log = JsonlLog(out / "log.jsonl")
     start = 0
     total = tc.steps
-    if (out / "train_state.json").is_file():  # resume after a kill
+    if resuming:  # after a kill
         start, saved_total = load_resumable(out, denoiser.net, ema, opt)
         total = total if steps is not None else saved_total  # an explicit --steps wins
         log.write(event="resume", step=start)
@@ -130,8 +131,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
         # fp16 like the shipped files, so the final evaluation measures exactly what ships
         save_world(out, {**config, "trained_steps": step}, ae, Denoiser(shadow, tc.diffusion), half=True)
         save_resumable(out, net, ema, opt, step, total,
-                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion),
-                                 "init": None if init is None else str(init)})
+                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion), "init": init})
         _write_start_image(out, episodes, seed)
 
     last_save = t_start = time.time()
@@ -202,7 +202,7 @@ def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoe
     """Copy the dynamics weights of world checkpoint `path` into `net`: same network shape and
     same autoencoder (its latents are what the weights learned to read) required."""
     from worldmodel.world import load_world_parts, resolve_checkpoint
-    config, ae, den = load_world_parts(resolve_checkpoint(path))
+    _, ae, den = load_world_parts(resolve_checkpoint(path))
     if den.net.config != model_cfg:
         raise ValueError(f"--init {path}: its network {den.net.config} differs from this run's {model_cfg}")
     mine, theirs = autoencoder.state_dict(), ae.state_dict()
@@ -211,12 +211,6 @@ def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoe
     if not same:
         raise ValueError(f"--init {path}: it was trained on another autoencoder than this run's --autoencoder")
     net.load_state_dict({k: v.float() for k, v in den.net.state_dict().items()})
-
-
-def _saved_settings(out: Path) -> dict:
-    """The settings a killed run in `out` was started with ({} if none, or saved by an older version)."""
-    state = out / "train_state.json"
-    return json.loads(state.read_text()).get("settings", {}) if state.is_file() else {}
 
 
 def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, settings: dict | None = None) -> None:

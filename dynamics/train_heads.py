@@ -55,8 +55,9 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
         for g in opt.param_groups:
             g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
         idx = torch.randint(0, n, (min(batch, n),), generator=gen)
-        zp = train["z_prev"][idx] + noise * torch.randn(train["z_prev"][idx].shape, generator=gen)
-        z = train["z"][idx] + noise * torch.randn(train["z"][idx].shape, generator=gen)
+        zp, z = train["z_prev"][idx], train["z"][idx]
+        zp = zp + noise * torch.randn(zp.shape, generator=gen)
+        z = z + noise * torch.randn(z.shape, generator=gen)
         loss = heads_loss(heads, zp.to(device), z.to(device), train["action"][idx].to(device),
                           r[idx].to(device), train["done"][idx].to(device), class_weight.to(device),
                           end_weight.to(device))

@@ -9,8 +9,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from autoencoder import frames_to_tensor
-
 from .action import Action
 from .data import Episode, window_index
 from .metrics import mean_psnr, mean_ssim
@@ -98,7 +96,7 @@ def action_gap(world, episodes: list[Episode], sigmas=(0.3, 1.0, 3.0), clips: in
     - 1)}}: 0 means the actions change nothing. Rollout dPSNR (`rollout_metrics`) is the
     end-to-end measure; this one tells a world that ignores actions from one that uses them a
     little, which a few dB of rollout noise hide."""
-    den, ae = world.denoiser, world.autoencoder
+    den = world.denoiser
     t = den.net.config.context + 1
     lens = [len(ep) for ep in episodes]
     index = window_index(lens, t)
@@ -108,8 +106,7 @@ def action_gap(world, episodes: list[Episode], sigmas=(0.3, 1.0, 3.0), clips: in
     rows = index[rng.choice(len(index), min(clips, len(index)), replace=False)]
     dev, dtype = world.device, next(den.parameters()).dtype
     frames = np.stack([episodes[e].frames[s:s + t] for e, s in rows])                 # (n, t, H, W, 3)
-    with world._autocast():
-        x0 = torch.cat([ae.encode(frames_to_tensor(f).to(dev)).float()[None] for f in frames])  # (n, t, c, h, w)
+    x0 = torch.stack([world._encode(f) for f in frames])                               # (n, t, c, h, w)
     acts = torch.from_numpy(np.stack([episodes[e].actions[s:s + t] for e, s in rows])).float().to(dev)
     has = torch.from_numpy(np.stack([episodes[e].has_action[s:s + t] for e, s in rows])).to(dev)
     order = rng.permutation(len(rows))

@@ -303,8 +303,7 @@ class World:
         self._state = {"frames": frames, "batched": batched, "generators": gens, "position": 0,
                        "cache": KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context),
                        "history": None, "recent": []}
-        with self._autocast():
-            z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (b, c, h, w)
+        z = self._encode(frames)                                               # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
                      torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
         if self.heads is not None:
@@ -336,8 +335,7 @@ class World:
             return st["frames"]
         frames = self._fit(images)                                             # (r, H, W, 3)
         idx = torch.tensor(rows, device=self.device)
-        with self._autocast():
-            z = self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()  # (r, c, h, w)
+        z = self._encode(frames)                                               # (r, c, h, w)
         for row, s in zip(rows, seeds):
             st["generators"][row] = torch.Generator(self.device).manual_seed(int(s))
         # the start frame as reset() commits it (null action, no past), into a cache of its own
@@ -448,6 +446,11 @@ class World:
             st["history"] = new if h is None else {k: torch.cat([h[k], new[k]], 0 if k == "positions" else 1)
                                                    for k in new}
         st["position"] = int(pos)
+
+    def _encode(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 frames (b, H, W, 3) -> latent frames (b, c, h, w), float32, as play encodes them."""
+        with self._autocast():
+            return self.autoencoder.encode(frames_to_tensor(frames).to(self.device)).float()
 
     def _context_frame(self, z, rows=None):
         """A finished latent frame z (b, c, h, w) as past-frame input: noised to the context noise
