@@ -1,7 +1,8 @@
 """Reward and episode-end heads: what an agent needs from a world besides frames.
 
-A small conv net reads a latent frame next to the one before it, plus (unless `use_action` is
-off) the action taken between them, and predicts the reward of that step and whether the episode ended there:
+A small conv net reads a latent frame next to the one before it (and, only if `use_action` is
+on, the action taken between them) and predicts the reward of that step and whether the episode
+ended there:
 
     (z_prev (b, c, h, w), z (b, c, h, w), action (b, a)) -> reward logits (b, 3), end logit (b,)
 
@@ -27,10 +28,11 @@ class HeadsConfig:
     latent_size: int = 8
     action_dim: int = 25
     dim: int = 64
-    # False: read the frames only. The action taken is then known to the reward only through the
-    # generated frame, so an agent trained in the world cannot earn reward from the head by the
-    # action alone (with True it can, where the world's frames ignore the action).
-    use_action: bool = True
+    # False (the default): read the frames only, so the action taken reaches the reward only
+    # through the generated frame. With True an agent trained in the world can earn reward from
+    # the head by its action alone wherever the frames ignore the action (PPO did, in `boxing`).
+    # Heads saved before this field existed read the action (worldmodel.world.load_heads).
+    use_action: bool = False
     # mean reward of the negative and of the positive training steps (the zero class is 0)
     reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
 

@@ -85,3 +85,26 @@ def test_doom_keyboard_moves_mouse_turns_and_cwd_stays_clean(tmp_path, monkeypat
     finally:
         env.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]  # no _vizdoom.ini / _vizdoom/ in cwd
+
+
+def test_doom_reward_counts_kills_and_health_lost(tmp_path, monkeypatch):
+    """Standing still in the start room earns nothing; running forward into the first room's
+    enemies gets the player hit (negative rewards, 1 per 100 health) and ends the episode at
+    death, with the whole health bar paid."""
+    pytest.importorskip("vizdoom")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env = make_env("vizdoom:E1M1", size=32)
+    try:
+        env.reset(seed=1000)
+        assert all(env.step_native(0)[1:] == (0.0, False) for _ in range(50))
+        env.reset(seed=1000)
+        rewards, done = [], False
+        while not done and len(rewards) < 400:
+            _, r, done = env.step_native(1)                        # forward, never firing
+            rewards.append(r)
+        rewards = np.array(rewards)
+        assert done and env._game.is_player_dead() and (rewards < 0).sum() >= 3
+        assert rewards[rewards < 0].sum() <= -1.0                  # at least the 100 health it began with
+        assert np.all((rewards > -1.0) & (rewards <= 3.0))          # no hit takes it all; few kills a step
+    finally:
+        env.close()

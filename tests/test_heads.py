@@ -80,3 +80,28 @@ def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, 
     env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(1)
     assert info["heads"] and reward == env.world.reward and terminated == env.world.done
+
+
+def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world, tmp_path):
+    """Frame-only heads are the default now; a checkpoint whose heads block predates the
+    `use_action` field holds an action layer, and must load with it (not fail on extra weights)."""
+    from dataclasses import asdict
+
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.action import ACTION_DIM
+    from worldmodel.checkpoint import load_checkpoint, save_checkpoint
+    out = tmp_path / "old"
+    shutil.copytree(tiny_world, out)
+    config, tensors = load_checkpoint(out)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16, use_action=True))
+    old = asdict(heads.config)
+    del old["use_action"]
+    config["heads"] = {"config": old, "metrics": {}}
+    tensors.update({f"heads.{k}": v for k, v in heads.state_dict().items()})
+    for f in out.glob("*.safetensors"):
+        f.unlink()
+    save_checkpoint(out, config, tensors)
+    w = World.from_pretrained(out)
+    assert w.heads.config.use_action and w.heads.action is not None
+    assert torch.equal(w.heads.action.weight, heads.action.weight)
+    assert not HeadsConfig().use_action                                # new heads read the frames only

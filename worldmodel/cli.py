@@ -122,9 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--batch-size", type=_positive, default=256, help="transitions per step (default 256)")
     th.add_argument("--seed", type=int, default=None, help="seed of the split and the batches (default: the world's)")
     th.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    th.add_argument("--no-action", action="store_true",
-                    help="heads read the frames only, not the action taken: an agent trained in the world then "
-                         "cannot earn reward from the head by its action alone")
+    th.add_argument("--with-action", action="store_true",
+                    help="let the heads read the action taken, not only the frames. Off by default: with it, an "
+                         "agent trained in a world whose frames ignore the action earns head reward by the "
+                         "action alone")
     th.set_defaults(func=cmd_train_heads)
 
     pl = sub.add_parser("play", help="play a world in a window (or write a video with --headless)",
@@ -379,7 +380,7 @@ def cmd_distill(args) -> int:
 def cmd_train_heads(args) -> int:
     from dynamics.train_heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
-                    use_action=not args.no_action)
+                    use_action=args.with_action)
     print(format_heads(m))
     return 0
 

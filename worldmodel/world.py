@@ -83,7 +83,8 @@ def load_heads(path: Path, config: dict, tensors: dict):
         return None
     from dynamics.heads import HeadsConfig, RewardEndHeads
     try:
-        heads = RewardEndHeads(HeadsConfig(**config["heads"]["config"]))
+        # heads saved before `use_action` existed all read the action
+        heads = RewardEndHeads(HeadsConfig(**{"use_action": True, **config["heads"]["config"]}))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}/config.json has a broken heads block: {e}") from e
     load_into(heads, tensors, "heads.", str(path))

@@ -4,6 +4,11 @@ Native actions are a small discrete set (what agents act in and what recordings 
 `Action` maps to the closest one: W/S or up/down walk, A/D strafe, the mouse's horizontal motion
 (or the left/right arrows) turns, a left click or space fires.
 
+Reward. Freedoom's maps give no reward of their own, so a step's reward is the game's (0 here)
+plus the enemies killed in it minus the health lost in it / 100: a kill is worth a full health
+bar. Both show in the frames (a dying enemy; the red flash of a hit), so a world's reward head
+can read them. The episode ends when the player dies.
+
 Two ViZDoom habits are handled here: it writes `_vizdoom.ini` into the working directory (we point
 it at a per-user cache folder instead), and freedoom's own config starts no map unless one is set
 (it hangs), so the map is always given explicitly.
@@ -88,6 +93,7 @@ class DoomEnv(Env):
         self._frameskip = frameskip
         self._vectors = [[float(b in held) for b in _BUTTONS] for _, _, held in _ACTIONS]
         self._last = None
+        self._score = (0.0, 0.0)    # (kills, health) after the last step, for the reward
         self.name = f"vizdoom:{scenario}"
         self.size = size
         self.fps = 35.0 / frameskip
@@ -122,11 +128,21 @@ class DoomEnv(Env):
         if seed is not None:
             self._game.set_seed(int(seed) % (2 ** 31))
         self._game.new_episode()
+        self._score = self._read_score()
         return self._frame()
+
+    def _read_score(self) -> tuple[float, float]:
+        import vizdoom as vzd
+        g = self._game
+        return (g.get_game_variable(vzd.GameVariable.KILLCOUNT),
+                max(0.0, g.get_game_variable(vzd.GameVariable.HEALTH)))
 
     def step_native(self, index: int) -> tuple[np.ndarray, float, bool]:
         index = self.check_native(index)
         reward = self._game.make_action(self._vectors[index], self._frameskip)
+        kills, health = self._read_score()
+        reward += (kills - self._score[0]) - max(0.0, self._score[1] - health) / 100.0
+        self._score = (kills, health)
         done = self._game.is_episode_finished() or self._game.is_player_dead()
         return self._frame(), float(reward), bool(done)
 
