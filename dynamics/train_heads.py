@@ -33,7 +33,7 @@ def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.T
 
 def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
               noise: float = 0.1, seed: int = 0, device="cpu", progress: bool = True,
-              use_action: bool = False) -> RewardEndHeads:
+              use_action: bool = HeadsConfig.use_action) -> RewardEndHeads:
     """Train heads on transitions (dict from `transitions`), class-balanced."""
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
@@ -97,7 +97,7 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
-                use_action: bool = False) -> dict:
+                use_action: bool = HeadsConfig.use_action) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint."""
     from worldmodel.checkpoint import load_checkpoint, save_checkpoint

@@ -93,6 +93,7 @@ class DoomEnv(Env):
         self._frameskip = frameskip
         self._vectors = [[float(b in held) for b in _BUTTONS] for _, _, held in _ACTIONS]
         self._last = None
+        self._score_vars = (vzd.GameVariable.KILLCOUNT, vzd.GameVariable.HEALTH)
         self._score = (0.0, 0.0)    # (kills, health) after the last step, for the reward
         self.name = f"vizdoom:{scenario}"
         self.size = size
@@ -132,10 +133,8 @@ class DoomEnv(Env):
         return self._frame()
 
     def _read_score(self) -> tuple[float, float]:
-        import vizdoom as vzd
-        g = self._game
-        return (g.get_game_variable(vzd.GameVariable.KILLCOUNT),
-                max(0.0, g.get_game_variable(vzd.GameVariable.HEALTH)))
+        kills, health = (self._game.get_game_variable(v) for v in self._score_vars)
+        return kills, max(0.0, health)
 
     def step_native(self, index: int) -> tuple[np.ndarray, float, bool]:
         index = self.check_native(index)
