@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 from autoencoder import frames_to_tensor
 from autoencoder.train import load_autoencoder
 from worldmodel.checkpoint import CheckpointError
-from worldmodel.data import load_episodes, split_episodes, window_index
-from worldmodel.training import EMA, JsonlLog, load_optimizer, lr_at, save_optimizer
+from worldmodel.data import load_branches, load_episodes, split_episodes, window_index
+from worldmodel.training import EMA, JsonlLog, autocast, load_optimizer, lr_at, save_optimizer, use_bf16
 
 from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
 from .presets import PRESETS, DynamicsTrainConfig
@@ -40,6 +40,7 @@ def encode_episodes(ae, episodes, device, batch: int = 256) -> list[torch.Tensor
 
 
 def load_or_encode(ae, episodes, out: Path, device) -> list[torch.Tensor]:
+    """Latents of every episode (and branch) in order, cached in OUT/latents.safetensors."""
     cache = out / "latents.safetensors"
     if cache.is_file():
         z = load_file(str(cache))
@@ -50,14 +51,50 @@ def load_or_encode(ae, episodes, out: Path, device) -> list[torch.Tensor]:
     return latents
 
 
+def training_sequences(data, episodes, ids):
+    """The latent-training sequences of recording `data`: the episodes `ids`, then the
+    counterfactual branches of those episodes (worldmodel.data.episodes), as (episodes, min_end)
+    where min_end[i] is the first frame a training window of sequence i may end on (a branch's
+    windows must end on one of its own frames, not inside the past it shares with its parent)."""
+    branches = load_branches(data, parents=ids)
+    seqs = [episodes[i] for i in ids] + [ep for _, ep in branches]
+    return seqs, [0] * len(ids) + [b["past"] for b, _ in branches]
+
+
+def make_optimizer(net, name: str, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
+    """AdamW for every parameter, or Muon (Jordan et al. 2024; torch.optim.Muon) for the 2-D
+    weight matrices inside the transformer blocks with AdamW for the rest (embeddings, biases,
+    input/output layers), as Muon's authors recommend. Muon's step is scaled to AdamW's RMS
+    ("match_rms_adamw"), so one learning rate serves both."""
+    if name == "adamw":
+        return [torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99))]
+    if name != "muon":
+        raise ValueError(f"optimizer must be adamw or muon, got {name!r}")
+    hidden = [p for n, p in net.named_parameters() if n.startswith("blocks.") and p.ndim == 2]
+    ids = {id(p) for p in hidden}
+    rest = [p for p in net.parameters() if id(p) not in ids]
+    return [torch.optim.Muon(hidden, lr=lr, weight_decay=weight_decay, adjust_lr_fn="match_rms_adamw"),
+            torch.optim.AdamW(rest, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99))]
+
+
 def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, preset: str = "tiny",
                    steps: int | None = None, batch_size: int | None = None, seed: int = 0,
                    device: str | None = None, save_every: float = 120.0, progress: bool = True,
                    overrides: dict | None = None, minutes: float | None = None,
-                   init: str | Path | None = None) -> Path:
-    """Returns the run folder, which is a world checkpoint. `minutes` caps the run: after 50
-    steps the total is set to what fits that wall time (the LR schedule follows). `init`: a world
-    checkpoint with the same network shape to start from (fine-tuning) instead of random weights."""
+                   init: str | Path | None = None, precision: str = "auto",
+                   evaluate=None, eval_every: float | None = None) -> Path:
+    """Returns the run folder, which is a world checkpoint.
+
+    minutes: a budget of training time (evaluations excluded) over the whole run, kept across
+    resumes: after 50 steps the total step count is set to what fits (the LR schedule follows).
+    init: a world checkpoint with the same network shape to start from (fine-tuning).
+    precision: "auto" (bf16 autocast where it is faster: CUDA, and CPUs with native bf16), "bf16", "fp32".
+    evaluate(world_config, denoiser) -> dict: called on the EMA network every `eval_every`
+    minutes of training and at the end; its numbers go into log.jsonl (event "eval") with the
+    step and the training minutes so far, the learning curve of the run.
+    overrides: preset fields to change, plus "diffusion" and "model" dicts of DiffusionConfig /
+    DynamicsConfig fields and "optimizer" ("adamw" or "muon"). A resumed run keeps the settings
+    it began with unless they are given again."""
     from worldmodel.world import save_world, world_config  # run folders are world checkpoints
     if preset not in PRESETS:
         raise ValueError(f"unknown dynamics preset {preset!r}; choose from {sorted(PRESETS)}")
@@ -65,14 +102,17 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     out = Path(out)
     overrides = dict(overrides or {})
     diffusion = overrides.pop("diffusion", None)  # a dict of DiffusionConfig fields to change
-    # a resumed run keeps the learning rate, loss settings and start weights it began with,
-    # unless they are given again
+    model_over = overrides.pop("model", None)     # a dict of DynamicsConfig fields to change
+    optimizer = overrides.pop("optimizer", None)
     resuming = (out / "train_state.json").is_file()
-    saved = json.loads((out / "train_state.json").read_text()).get("settings", {}) if resuming else {}
+    state0 = json.loads((out / "train_state.json").read_text()) if resuming else {}
+    saved = state0.get("settings", {})
     if saved and "lr" not in overrides:
         overrides["lr"] = saved["lr"]
     if saved and not diffusion:
         tc = replace(tc, diffusion=DiffusionConfig(**saved["diffusion"]))
+    model_over = model_over if model_over else saved.get("model", {})
+    optimizer = optimizer or saved.get("optimizer", "adamw")
     init = str(init) if init is not None else saved.get("init")
     tc = replace(tc, steps=tc.steps if steps is None else steps,
                  batch_size=tc.batch_size if batch_size is None else batch_size, **overrides)
@@ -89,95 +129,137 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     out.mkdir(parents=True, exist_ok=True)
     from accelerate import Accelerator
     use_cuda = torch.cuda.is_available() and device != "cpu"
-    acc = Accelerator(cpu=not use_cuda, mixed_precision="bf16" if use_cuda else "no")
-    latents = load_or_encode(ae, episodes, out, acc.device)
+    acc = Accelerator(cpu=not use_cuda)
+    bf16 = use_bf16(acc.device, precision)
     train_ids, _ = split_episodes(len(episodes), seed=seed)
+    seqs, min_end = training_sequences(data, episodes, train_ids)
+    latents = load_or_encode(ae, seqs, out, acc.device)
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
-                        latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1])
-    clips = LatentClips(latents, episodes, train_ids, model_cfg.context + 1)
+                        latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1], **model_over)
+    clips = LatentClips(latents, seqs, list(range(len(seqs))), model_cfg.context + 1, min_end=min_end)
 
     torch.manual_seed(seed)
     denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
-    opt = torch.optim.AdamW(denoiser.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     if init is not None and not resuming:
         init_from_world(denoiser.net, init, model_cfg, ae)
+    opts = make_optimizer(denoiser.net, optimizer, tc.lr, tc.weight_decay)
     ema = EMA(denoiser.net, tc.ema)
     env_meta = {k: meta[k] for k in ("env", "size", "fps", "action_set")}
     sampling = {"steps": tc.sample_steps, "guidance_scale": tc.guidance_scale, "sampler": "euler"}
     config = world_config(ae.config, model_cfg, tc.diffusion, env_meta, sampling,
                           {"preset": preset, "train": {"steps": tc.steps, "batch_size": tc.batch_size, "lr": tc.lr,
+                                                       "optimizer": optimizer, "precision": "bf16" if bf16 else "fp32",
                                                        "seed": seed, "data": str(data), "autoencoder": str(autoencoder),
                                                        "init": init,
                                                        "train_episodes": len(train_ids),
+                                                       "train_branches": len(seqs) - len(train_ids),
                                                        "train_frames": clips.frames}})
     log = JsonlLog(out / "log.jsonl")
     start = 0
     total = tc.steps
+    trained_s = 0.0                               # seconds of training so far (saves included, evals not)
     if resuming:  # after a kill
-        start, saved_total = load_resumable(out, denoiser.net, ema, opt)
+        start, saved_total = load_resumable(out, denoiser.net, ema, opts)
+        trained_s = float(state0.get("train_seconds", 0.0))
         total = total if steps is not None else saved_total  # an explicit --steps wins
-        log.write(event="resume", step=start)
-    denoiser, opt = acc.prepare(denoiser, opt)
+        log.write(event="resume", step=start, train_seconds=round(trained_s, 1))
+        if progress:
+            tqdm.write(f"resuming {out} from step {start} of {total} ({trained_s / 60:.1f} training minutes so far)")
+    denoiser = acc.prepare(denoiser)
     gen = torch.Generator(acc.device).manual_seed(seed * 1000 + start)
     rng = np.random.default_rng(seed * 1000 + start)
     n_params = sum(p.numel() for p in denoiser.parameters())
-    log.write(event="start", params=n_params, windows=len(clips), preset=preset)
+    log.write(event="start", params=n_params, windows=len(clips), preset=preset, precision="bf16" if bf16 else "fp32",
+              optimizer=optimizer, branches=len(seqs) - len(train_ids))
+
+    def ema_denoiser():
+        shadow = DynamicsTransformer(model_cfg)
+        shadow.load_state_dict({k: v.cpu() for k, v in ema.shadow.items()})
+        return Denoiser(shadow, tc.diffusion).eval()
 
     def save(step: int):
         net = acc.unwrap_model(denoiser).net
-        shadow = DynamicsTransformer(model_cfg)
-        shadow.load_state_dict({k: v.cpu() for k, v in ema.shadow.items()})
         config["train"]["steps"] = total
         # fp16 like the shipped files, so the final evaluation measures exactly what ships
-        save_world(out, {**config, "trained_steps": step}, ae, Denoiser(shadow, tc.diffusion), half=True)
-        save_resumable(out, net, ema, opt, step, total,
-                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion), "init": init})
+        save_world(out, {**config, "trained_steps": step}, ae, ema_denoiser(), half=True)
+        save_resumable(out, net, ema, opts, step, total, train_seconds=trained_s,
+                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion), "init": init,
+                                 "model": model_over, "optimizer": optimizer})
         _write_start_image(out, episodes, seed)
 
-    last_save = t_start = time.time()
+    def run_eval(step: int):
+        t = time.time()
+        metrics = evaluate(config, ema_denoiser())
+        log.write(event="eval", step=step, train_minutes=round(trained_s / 60, 2),
+                  eval_seconds=round(time.time() - t, 1), **metrics)
+
+    eval_s = 60.0 * eval_every if (evaluate is not None and eval_every) else None
+    next_eval = (trained_s // eval_s + 1) * eval_s if eval_s else None
+    if eval_s and not resuming:
+        run_eval(0)
     bar = tqdm(total=total, initial=start, desc=f"dynamics ({n_params / 1e6:.1f}M params)",
                disable=not progress or not acc.is_main_process)
     step = start
+    last_save = time.time()
+    t_budget = None
     while step < total:
+        t_step = time.time()
         if minutes is not None and step == start + 50:
-            per_step = (time.time() - t_start) / 50
-            total = min(total, max(step + 1, start + 50 + int((minutes * 60 - (time.time() - t_start)) / per_step)))
+            per_step = (trained_s - t_budget) / 50
+            left = minutes * 60 - trained_s
+            total = min(total, max(step + 1, step + int(left / per_step)))
             bar.total = total
             log.write(event="budget", minutes=minutes, seconds_per_step=per_step, total=total)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, tc.lr)
+        if step == start:
+            t_budget = trained_s
+        lr = lr_at(step, total, tc.lr)
+        for opt in opts:
+            for g in opt.param_groups:
+                g["lr"] = lr
         x0, a, m = clips.sample(rng, tc.batch_size, acc.device)
-        with acc.autocast():
+        with autocast(acc.device, bf16):
             loss = diffusion_loss(denoiser, x0, a, m, generator=gen)
-        opt.zero_grad(set_to_none=True)
+        for opt in opts:
+            opt.zero_grad(set_to_none=True)
         acc.backward(loss)
         acc.clip_grad_norm_(denoiser.parameters(), 1.0)
-        opt.step()
+        for opt in opts:
+            opt.step()
         ema.update(acc.unwrap_model(denoiser).net, step)
         if step % 50 == 0 or step == total - 1:
             bar.set_postfix(loss=f"{loss.item():.4f}")
-            log.write(step=step, loss=loss.item(), lr=opt.param_groups[0]["lr"])
+            log.write(step=step, loss=loss.item(), lr=lr, train_minutes=round(trained_s / 60, 2))
         step += 1
         bar.update(1)
         if time.time() - last_save > save_every and acc.is_main_process:
             save(step)
             last_save = time.time()
+        trained_s += time.time() - t_step
+        if next_eval is not None and trained_s >= next_eval and step < total:
+            run_eval(step)
+            next_eval += eval_s
     bar.close()
     if acc.is_main_process:
         save(total)
-        log.write(event="done", step=total, seconds=round(time.time() - t_start, 1))
+        if eval_s:
+            run_eval(total)
+        log.write(event="done", step=total, train_seconds=round(trained_s, 1))
     return out
 
 
 class LatentClips:
     """Windows of `clip` consecutive latent frames, with their actions, from the training episodes."""
 
-    def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int):
+    def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int, min_end=None):
         self.clip = clip
         self.z = [latents[i] for i in ids]
         self.acts = [torch.from_numpy(episodes[i].actions) for i in ids]
         self.has = [torch.from_numpy(episodes[i].has_action) for i in ids]
-        self.index = window_index([len(x) for x in self.z], clip)
+        index = window_index([len(x) for x in self.z], clip)
+        if min_end is not None and len(index):       # windows must end at or after min_end[seq]
+            ends = index[:, 1] + clip - 1
+            index = index[ends >= np.asarray([min_end[i] for i in ids])[index[:, 0]]]
+        self.index = index
         if len(self.index) == 0:
             raise ValueError(f"training episodes are shorter than a clip of {clip} frames; record longer episodes")
 
@@ -213,13 +295,21 @@ def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoe
     net.load_state_dict({k: v.float() for k, v in den.net.state_dict().items()})
 
 
-def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, settings: dict | None = None) -> None:
-    """Raw weights, EMA, optimizer, step and the run's settings: what a killed run needs to go on."""
+def _optimizer_files(out: Path, opts) -> list[Path]:
+    opts = opts if isinstance(opts, (list, tuple)) else [opts]
+    return [out / ("optimizer.safetensors" if i == 0 else f"optimizer{i}.safetensors") for i in range(len(opts))]
+
+
+def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, settings: dict | None = None,
+                   train_seconds: float = 0.0) -> None:
+    """Raw weights, EMA, optimizer(s), step and the run's settings: what a killed run needs to go on."""
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
               str(out / "dynamics_raw.safetensors"))
     save_file({k: v.detach().cpu().contiguous() for k, v in ema.shadow.items()}, str(out / "dynamics_ema.safetensors"))
-    save_optimizer(opt, out / "optimizer.safetensors")
-    (out / "train_state.json").write_text(json.dumps({"step": step, "total": total, "settings": settings or {}}))
+    for o, f in zip(opt if isinstance(opt, (list, tuple)) else [opt], _optimizer_files(out, opt)):
+        save_optimizer(o, f)
+    (out / "train_state.json").write_text(json.dumps({"step": step, "total": total, "settings": settings or {},
+                                                      "train_seconds": round(train_seconds, 1)}))
 
 
 def load_resumable(out: Path, net, ema: EMA, opt) -> tuple[int, int]:
@@ -227,7 +317,8 @@ def load_resumable(out: Path, net, ema: EMA, opt) -> tuple[int, int]:
     state = json.loads((out / "train_state.json").read_text())
     net.load_state_dict(load_file(str(out / "dynamics_raw.safetensors")))
     ema.shadow = load_file(str(out / "dynamics_ema.safetensors"))
-    load_optimizer(opt, out / "optimizer.safetensors")
+    for o, f in zip(opt if isinstance(opt, (list, tuple)) else [opt], _optimizer_files(out, opt)):
+        load_optimizer(o, f)
     return state["step"], state["total"]
 
 
@@ -241,6 +332,7 @@ def _write_start_image(out: Path, episodes, seed: int) -> None:
 
 def finalize(out: Path) -> None:
     """Drop resumable state once a run is finished and evaluated (keeps the folder small)."""
-    for f in ("latents.safetensors", "dynamics_raw.safetensors", "dynamics_ema.safetensors", "optimizer.safetensors",
-              "optimizer.safetensors.json", "train_state.json"):
+    for f in ("latents.safetensors", "dynamics_raw.safetensors", "dynamics_ema.safetensors", "train_state.json"):
         (out / f).unlink(missing_ok=True)
+    for f in out.glob("optimizer*.safetensors*"):
+        f.unlink()

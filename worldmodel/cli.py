@@ -51,6 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="seed of the worlds and of the policy (default 0)")
     r.add_argument("--size", type=_positive, default=64, help="frame size in pixels (square, default 64)")
     r.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    r.add_argument("--branches", type=_non_negative, default=0,
+                   help="counterfactual branches: at this many random steps of each episode, replay the game from "
+                        "the same seed and actions and continue with other actions, so the data shows the same past "
+                        "with several actions and their real outcomes (what makes a world read its keys; default 0)")
+    r.add_argument("--branch-actions", type=_positive, default=3, help="other actions tried at each branch point (default 3)")
+    r.add_argument("--branch-steps", type=_positive, default=6, help="frames each branch holds its action (default 6)")
+    r.add_argument("--branch-past", type=_positive, default=8,
+                   help="frames of the shared past stored with each branch (default 8; at least the world's context)")
     r.set_defaults(func=cmd_record)
 
     a = sub.add_parser("train-autoencoder", help="train a frame <-> latent autoencoder",
@@ -285,6 +293,16 @@ def _positive_float(s: str) -> float:
     return v
 
 
+def _non_negative(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {s!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
 def _positive(s: str) -> int:
     try:
         v = int(s)
@@ -296,18 +314,20 @@ def _positive(s: str) -> int:
 
 
 def cmd_record(args) -> int:
-    from .data import POLICIES, record
+    from .data import POLICIES, BranchConfig, record
     from .envs import make_env
     if args.policy not in POLICIES:
         raise ValueError(f"unknown policy {args.policy!r}; choose from {', '.join(POLICIES)}")
+    branches = BranchConfig(args.branches, args.branch_actions, args.branch_steps, args.branch_past)
     env = make_env(args.env, size=args.size)
     try:
-        out = record(env, args.out, args.episodes, args.steps, args.policy, args.seed)
+        out = record(env, args.out, args.episodes, args.steps, args.policy, args.seed, branches=branches)
     finally:
         env.close()
     meta = json.loads((out / "meta.json").read_text())
     frames = sum(e["frames"] for e in meta["episodes"])
-    print(f"wrote {len(meta['episodes'])} episodes, {frames} frames of {args.env} at {args.size}px to {out}")
+    extra = f" and {len(meta['branches'])} counterfactual branches" if meta.get("branches") else ""
+    print(f"wrote {len(meta['episodes'])} episodes, {frames} frames of {args.env} at {args.size}px{extra} to {out}")
     return 0
 
 

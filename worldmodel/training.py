@@ -63,6 +63,35 @@ class EMA:
                 self.shadow[k].copy_(v)
 
 
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether bf16 autocast speeds training up on this device: CUDA GPUs with bf16, and CPUs
+    whose oneDNN has native bf16 kernels (AVX512_BF16 or AMX; measured 1.43x faster on this
+    project's 2-core Zen 5). Elsewhere bf16 on a CPU is emulated and slower than fp32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def use_bf16(device: torch.device, precision: str = "auto") -> bool:
+    """precision: "bf16" (autocast), "fp32", or "auto" (bf16 where bf16_is_fast says it pays)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision == "bf16" or (precision == "auto" and bf16_is_fast(device))
+
+
+def autocast(device: torch.device, bf16: bool):
+    """Mixed precision for a training step: matmuls in bf16, weights, optimizer and loss in fp32."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+
+
 def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
     """Linear warm-up, then cosine decay to 10%."""
     import math

@@ -5,13 +5,24 @@
     DIR/ep_00000/data.npz          per frame i: actions[i] (ACTION_DIM floats) = the action that led
                                    into frame i, has_action[i] (False for frame 0), native[i] (the
                                    env's action id, -1 for frame 0), rewards[i], dones[i]
+    DIR/br_00000_000/...           counterfactual branches (optional, `record --branches`): the same
+                                   files for a short sequence that shares the last `past` frames of
+                                   episode 0 up to step `at` and then continues with other actions
+                                   (meta.json "branches": name, parent, at, past, action, frames)
+
+Why branches: in recorded play the past rarely tells what the player did next, and nothing in the
+data shows the same past followed by two different actions, so a network learns the next frame
+from the past alone and averages over the actions (the blur of a world that ignores its keys).
+A branch replays the game from the same seed and action prefix (ViZDoom and ALE without sticky
+actions are deterministic given both; checked frame by frame while recording) and then plays
+another held action: the same past with several actions and their real outcomes.
 
 npz files are read with allow_pickle=False, so a recording cannot run code either.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -73,35 +84,114 @@ def play_episode(env: Env, steps: int, policy: str, rng: np.random.Generator, se
         dones.append(d)
         if d:
             break
+    return _episode(env, frames, native, rewards, dones)
+
+
+@dataclass(frozen=True)
+class BranchConfig:
+    """Counterfactual branches per recorded episode: at `points` random steps, `actions` other
+    native actions (distinct, not the one the episode took next), each held for `steps` frames;
+    each branch stores the `past` frames before it (what the dynamics model conditions on)."""
+    points: int = 0
+    actions: int = 3
+    steps: int = 6
+    past: int = 8
+
+    def __post_init__(self):
+        if self.points < 0 or self.actions < 1 or self.steps < 1 or self.past < 1:
+            raise ValueError(f"branches need points >= 0 and actions, steps, past >= 1, got {self}")
+
+
+def replay(env: Env, seed: int, native) -> np.ndarray:
+    """Reset with `seed` and step the native actions; returns the last frame (the game's state is
+    then that of the recorded episode after those actions)."""
+    frame = env.reset(seed)
+    for a in native:
+        frame, _, _ = env.step_native(int(a))
+    return frame
+
+
+def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.random.Generator):
+    """Counterfactual branches of a recorded episode: [(at, first native action, Episode)]. The
+    game is replayed from `seed` through the episode's actions up to step `at`, then steps with
+    another held action. Raises if the replay does not reproduce the recorded frame (a
+    non-deterministic game cannot give branches)."""
+    n_act = len(env.action_set)
+    last = len(ep) - 2                 # a branch needs a next step that exists in the episode
+    if cfg.points == 0 or last < 1:
+        return []
+    ats = np.sort(rng.choice(np.arange(1, last + 1), size=min(cfg.points, last), replace=False))
+    out = []
+    for at in ats.tolist():
+        others = [a for a in range(n_act) if a != int(ep.native[at + 1])]
+        for first in rng.choice(others, size=min(cfg.actions, len(others)), replace=False).tolist():
+            frame = replay(env, seed, ep.native[1:at + 1])
+            if not np.array_equal(frame, ep.frames[at]):
+                raise RuntimeError(f"{env.name} is not deterministic under replay (seed {seed}, step {at}): "
+                                   "counterfactual branches need a game that replays exactly")
+            p0 = max(0, at - cfg.past + 1)
+            frames, native = list(ep.frames[p0:at + 1]), list(ep.native[p0:at + 1])
+            rewards, dones = list(ep.rewards[p0:at + 1]), list(ep.dones[p0:at + 1])
+            for _ in range(cfg.steps):
+                frame, r, d = env.step_native(first)
+                frames.append(frame)
+                native.append(first)
+                rewards.append(r)
+                dones.append(d)
+                if d:
+                    break
+            out.append((at, first, _episode(env, frames, native, rewards, dones)))
+    return out
+
+
+def _episode(env: Env, frames, native, rewards, dones) -> Episode:
     native = np.array(native, dtype=np.int64)
     actions = np.zeros((len(native), ACTION_DIM), np.float32)
-    for i, a in enumerate(native[1:], start=1):
-        actions[i] = env.action_set[a].to_vector()
+    for i, a in enumerate(native):
+        if a >= 0:
+            actions[i] = env.action_set[a].to_vector()
     return Episode(np.stack(frames), actions, native >= 0, native,
                    np.array(rewards, np.float32), np.array(dones, bool))
 
 
+def _write_episode(out: Path, name: str, ep: Episode, fps: float) -> None:
+    tmp = out / (name + ".tmp")
+    tmp.mkdir()
+    write_lossless(tmp / "frames.mkv", ep.frames, fps)
+    np.savez(tmp / "data.npz", actions=ep.actions, has_action=ep.has_action, native=ep.native,
+             rewards=ep.rewards, dones=ep.dones)
+    tmp.rename(out / name)  # an episode appears whole or not at all
+
+
 def record(env: Env, out: str | Path, episodes: int, steps: int, policy: str = "random",
-           seed: int = 0, progress: bool = True) -> Path:
-    """Record `episodes` episodes into `out` (which must be empty or not exist)."""
+           seed: int = 0, progress: bool = True, branches: BranchConfig | None = None) -> Path:
+    """Record `episodes` episodes into `out` (which must be empty or not exist), and optionally
+    counterfactual branches of each (their own random stream, so the episodes are the same
+    with or without them)."""
     if episodes < 1 or steps < 1:
         raise ValueError(f"need at least 1 episode and 1 step, got episodes={episodes} steps={steps}")
+    branches = branches or BranchConfig()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; choose a new --out folder")
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
+    branch_rng = np.random.default_rng([seed, 1])
     meta = {"format": FORMAT, **env.meta(), "keys": list(KEYS), "action_dim": ACTION_DIM,
             "policy": policy, "seed": seed, "episodes": []}
-    for i in tqdm(range(episodes), desc=f"recording {env.name}", disable=not progress):
+    if branches.points:
+        meta["branch_config"] = asdict(branches)
+        meta["branches"] = []
+    for i in tqdm(range(episodes), desc=f"recording {env.name}" + (" with branches" if branches.points else ""),
+                  disable=not progress):
         ep = play_episode(env, steps, policy, rng, seed=episode_seed(seed, i))
         name = f"ep_{i:05d}"
-        tmp = out / (name + ".tmp")
-        tmp.mkdir()
-        write_lossless(tmp / "frames.mkv", ep.frames, env.fps)
-        np.savez(tmp / "data.npz", actions=ep.actions, has_action=ep.has_action, native=ep.native,
-                 rewards=ep.rewards, dones=ep.dones)
-        tmp.rename(out / name)  # an episode appears whole or not at all
+        _write_episode(out, name, ep, env.fps)
+        for j, (at, first, br) in enumerate(play_branches(env, ep, episode_seed(seed, i), branches, branch_rng)):
+            bname = f"br_{i:05d}_{j:03d}"
+            _write_episode(out, bname, br, env.fps)
+            meta["branches"].append({"name": bname, "parent": i, "at": at, "action": first,
+                                     "past": int(min(branches.past, at + 1)), "frames": len(br)})
         meta["episodes"].append({"name": name, "frames": len(ep), "return": float(ep.rewards.sum()),
                                  "done": bool(ep.dones[-1])})
         (out / "meta.json").write_text(json.dumps(meta, indent=1))
@@ -135,6 +225,15 @@ def load_episode(root: str | Path, name: str) -> Episode:
         raise ValueError(f"{d}: {len(frames)} frames but arrays of lengths "
                          f"{ {k: len(v) for k, v in arrays.items()} } (truncated recording?)")
     return ep
+
+
+def load_branches(root: str | Path, parents=None) -> list[tuple[dict, Episode]]:
+    """The counterfactual branches of a recording (none if it was made without), as (entry of
+    meta.json "branches", Episode); only those of episodes in `parents` if given."""
+    meta = read_meta(root)
+    keep = None if parents is None else set(int(p) for p in parents)
+    return [(b, load_episode(root, b["name"])) for b in meta.get("branches", [])
+            if keep is None or b["parent"] in keep]
 
 
 def load_episodes(root: str | Path, progress: bool = False) -> tuple[dict, list[Episode]]:
