@@ -34,6 +34,8 @@ class DiffusionConfig:
             raise ValueError(f"loss_frames must be 'all' or 'last', got {self.loss_frames!r}")
         if not 0 <= self.p_clean_context <= 1:
             raise ValueError(f"p_clean_context must be in [0, 1], got {self.p_clean_context}")
+        if not 0 <= self.p_uncond <= 1:
+            raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond}")
         if not self.motion_weight >= 0:
             raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
 

@@ -51,12 +51,12 @@ def load_or_encode(ae, episodes, out: Path, device) -> list[torch.Tensor]:
     return latents
 
 
-def training_sequences(data, episodes, ids):
+def training_sequences(data, episodes, ids, branches: bool = True):
     """The latent-training sequences of recording `data`: the episodes `ids`, then the
     counterfactual branches of those episodes (worldmodel.data.episodes), as (episodes, min_end)
     where min_end[i] is the first frame a training window of sequence i may end on (a branch's
     windows must end on one of its own frames, not inside the past it shares with its parent)."""
-    branches = load_branches(data, parents=ids)
+    branches = load_branches(data, parents=ids) if branches else []
     seqs = [episodes[i] for i in ids] + [ep for _, ep in branches]
     return seqs, [0] * len(ids) + [b["past"] for b, _ in branches]
 
@@ -82,19 +82,20 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                    device: str | None = None, save_every: float = 120.0, progress: bool = True,
                    overrides: dict | None = None, minutes: float | None = None,
                    init: str | Path | None = None, precision: str = "auto",
-                   evaluate=None, eval_every: float | None = None) -> Path:
+                   evaluate=None, eval_every: float | None = None, branches: bool = True) -> Path:
     """Returns the run folder, which is a world checkpoint.
 
     minutes: a budget of training time (evaluations excluded) over the whole run, kept across
     resumes: after 50 steps the total step count is set to what fits (the LR schedule follows).
     init: a world checkpoint with the same network shape to start from (fine-tuning).
     precision: "auto" (bf16 autocast where it is faster: CUDA, and CPUs with native bf16), "bf16", "fp32".
-    evaluate(world_config, denoiser) -> dict: called on the EMA network every `eval_every`
+    evaluate(world_config, denoiser, autoencoder) -> dict: called on the EMA network every `eval_every`
     minutes of training and at the end; its numbers go into log.jsonl (event "eval") with the
     step and the training minutes so far, the learning curve of the run.
     overrides: preset fields to change, plus "diffusion" and "model" dicts of DiffusionConfig /
     DynamicsConfig fields and "optimizer" ("adamw" or "muon"). A resumed run keeps the settings
-    it began with unless they are given again."""
+    it began with unless they are given again. branches: also train on the recording's
+    counterfactual branches of the training episodes (if it has any)."""
     from worldmodel.world import save_world, world_config  # run folders are world checkpoints
     if preset not in PRESETS:
         raise ValueError(f"unknown dynamics preset {preset!r}; choose from {sorted(PRESETS)}")
@@ -132,7 +133,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     acc = Accelerator(cpu=not use_cuda)
     bf16 = use_bf16(acc.device, precision)
     train_ids, _ = split_episodes(len(episodes), seed=seed)
-    seqs, min_end = training_sequences(data, episodes, train_ids)
+    seqs, min_end = training_sequences(data, episodes, train_ids, branches)
     latents = load_or_encode(ae, seqs, out, acc.device)
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
                         latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1], **model_over)
@@ -189,7 +190,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
 
     def run_eval(step: int):
         t = time.time()
-        metrics = evaluate(config, ema_denoiser())
+        metrics = evaluate(config, ema_denoiser(), ae)
         log.write(event="eval", step=step, train_minutes=round(trained_s / 60, 2),
                   eval_seconds=round(time.time() - t, 1), **metrics)
 

@@ -94,8 +94,32 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--motion-weight", type=float, default=None,
                    help="up-weight the loss where the past frames moved, so small moving things (which carry the "
                         "action) are learned early; 0 = off (default)")
+    d.add_argument("--p-mean", type=float, default=None,
+                   help="centre of the log-normal training noise (ln sigma; preset default -0.4); higher trains more "
+                        "at the high noise where the action decides the frame")
+    d.add_argument("--p-uncond", type=float, default=None,
+                   help="probability of dropping a frame's action to the null action (CFG; default 0.15)")
+    d.add_argument("--optimizer", choices=("adamw", "muon"), default=None,
+                   help="adamw (default) or muon (Muon for the blocks' weight matrices, AdamW for the rest)")
+    d.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="auto (default): bf16 autocast where it is faster (a CUDA GPU, or a CPU with native bf16 "
+                        "such as AVX512_BF16), else fp32")
+    d.add_argument("--eval-every", type=_positive_float, default=None, metavar="MINUTES",
+                   help="every MINUTES of training, measure on held-out clips the one-step action gap (also on "
+                        "held-out counterfactual branches if the recording has them), PSNR@1 against copy-last and "
+                        "dPSNR@4 into log.jsonl (plot runs with `worldmodel curves`)")
+    d.add_argument("--ignore-branches", action="store_true",
+                   help="train on the recorded episodes only, not on their counterfactual branches")
     _train_args(d)
     d.set_defaults(func=cmd_train_dynamics)
+
+    cu = sub.add_parser("curves", help="plot learning curves of dynamics runs against training minutes",
+                        description="Read the held-out measurements that `train-dynamics --eval-every` logged in each "
+                                    "RUN/log.jsonl and plot action gap, PSNR@1 - copy-last@1, dPSNR@4 and the loss "
+                                    "against training minutes, one line per run; prints the last point of each.")
+    cu.add_argument("runs", nargs="+", help="train-dynamics run folders")
+    cu.add_argument("--out", default="curves.png", help="PNG to write (default curves.png)")
+    cu.set_defaults(func=cmd_curves)
 
     ds = sub.add_parser("distill", help="distil a world into a fast few-step student (guidance folded in)",
                         description="Train a student that samples in --steps steps with one forward pass each, imitating "
@@ -342,16 +366,26 @@ def cmd_train_autoencoder(args) -> int:
 
 def _diffusion_overrides(args) -> dict:
     """The DiffusionConfig fields set on the command line."""
-    names = {"loss_frames": "loss_frames", "clean_context": "p_clean_context", "motion_weight": "motion_weight"}
+    names = {"loss_frames": "loss_frames", "clean_context": "p_clean_context", "motion_weight": "motion_weight",
+             "p_mean": "p_mean", "p_uncond": "p_uncond"}
     return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
 
 
 def cmd_train_dynamics(args) -> int:
     from dynamics.train import finalize, train_dynamics
+    evaluate = None
+    if args.eval_every:
+        from .evaluate import training_probe
+        evaluate = training_probe(args.data, seed=args.seed, device=args.device)
+    overrides = {"diffusion": _diffusion_overrides(args)}
+    if args.lr is not None:
+        overrides["lr"] = args.lr
+    if args.optimizer is not None:
+        overrides["optimizer"] = args.optimizer
     out = train_dynamics(args.data, args.autoencoder, args.out, args.preset, args.steps, args.batch_size,
                          args.seed, args.device, args.save_every, minutes=args.minutes, init=args.init,
-                         overrides={"diffusion": _diffusion_overrides(args),
-                                    **({"lr": args.lr} if args.lr is not None else {})})
+                         overrides=overrides, precision=args.precision, evaluate=evaluate,
+                         eval_every=args.eval_every, branches=not args.ignore_branches)
     from .data import load_episodes, split_episodes
     from .evaluate import rollout_metrics
     from .world import World
@@ -365,6 +399,13 @@ def cmd_train_dynamics(args) -> int:
     from .eval_report import format_table
     print(format_table(m))
     print(f"world written to {out}; play it with: worldmodel play {out}")
+    return 0
+
+
+def cmd_curves(args) -> int:
+    from .curves import plot_curves
+    print(plot_curves(args.runs, args.out))
+    print(f"curves written to {args.out}")
     return 0
 
 

@@ -96,35 +96,98 @@ def action_gap(world, episodes: list[Episode], sigmas=(0.3, 1.0, 3.0), clips: in
     - 1)}}: 0 means the actions change nothing. Rollout dPSNR (`rollout_metrics`) is the
     end-to-end measure; this one tells a world that ignores actions from one that uses them a
     little, which a few dB of rollout noise hide."""
-    den = world.denoiser
-    t = den.net.config.context + 1
+    t = world.denoiser.net.config.context + 1
     lens = [len(ep) for ep in episodes]
     index = window_index(lens, t)
     if len(index) < 2:
         raise ValueError(f"action_gap needs at least 2 windows of {t} frames; record longer episodes")
     rng = np.random.default_rng(seed)
     rows = index[rng.choice(len(index), min(clips, len(index)), replace=False)]
-    dev, dtype = world.device, next(den.parameters()).dtype
     frames = np.stack([episodes[e].frames[s:s + t] for e, s in rows])                 # (n, t, H, W, 3)
-    x0 = torch.stack([world._encode(f) for f in frames])                               # (n, t, c, h, w)
-    acts = torch.from_numpy(np.stack([episodes[e].actions[s:s + t] for e, s in rows])).float().to(dev)
-    has = torch.from_numpy(np.stack([episodes[e].has_action[s:s + t] for e, s in rows])).to(dev)
+    acts = np.stack([episodes[e].actions[s:s + t] for e, s in rows])
+    has = np.stack([episodes[e].has_action[s:s + t] for e, s in rows])
     order = rng.permutation(len(rows))
     perm = np.empty_like(order)
     perm[order] = np.roll(order, 1)               # a cycle through all clips: none keeps its own actions
-    perm = torch.from_numpy(perm).to(dev)
+    return denoising_gap(world, frames, acts, has, acts[perm], has[perm], sigmas, seed)
+
+
+@torch.no_grad()
+def branch_gap(world, episodes: list[Episode], branches, sigmas=(0.3, 1.0, 3.0), clips: int = 256,
+               seed: int = 0) -> dict | None:
+    """The action gap on real counterfactual pairs (`record --branches`): the past a branch shares
+    with its episode, the branch's first frame as the target, denoised with the branch's own action
+    against the action the episode really took there (whose outcome was another frame). The
+    cleanest one-step test of control: the past is the same, only the action tells the outcomes
+    apart. `branches`: [(meta entry, Episode)] whose parents index `episodes`. None if no branch
+    has enough past for the world's context."""
+    t = world.denoiser.net.config.context + 1
+    usable = [(b, ep) for b, ep in branches if b["past"] >= t - 1 and len(ep) > b["past"]]
+    if not usable:
+        return None
+    rng = np.random.default_rng(seed)
+    usable = [usable[i] for i in sorted(rng.choice(len(usable), min(clips, len(usable)), replace=False))]
+    sl = [slice(b["past"] - t + 1, b["past"] + 1) for b, _ in usable]
+    frames = np.stack([ep.frames[s] for (_, ep), s in zip(usable, sl)])
+    acts = np.stack([ep.actions[s] for (_, ep), s in zip(usable, sl)])
+    has = np.stack([ep.has_action[s] for (_, ep), s in zip(usable, sl)])
+    other = acts.copy()
+    other[:, -1] = [episodes[b["parent"]].actions[b["at"] + 1] for b, _ in usable]
+    return denoising_gap(world, frames, acts, has, other, has, sigmas, seed)
+
+
+@torch.no_grad()
+def denoising_gap(world, frames, acts, has, acts_other, has_other, sigmas=(0.3, 1.0, 3.0), seed: int = 0) -> dict:
+    """frames (n, t, H, W, 3) uint8, actions (n, t, a), has_action (n, t): the MSE of the
+    world's denoised newest latent frame (noised to each sigma; past frames at the context noise
+    level) with these actions and with `acts_other`; gap_pct = 100 (MSE_other / MSE_own - 1)."""
+    den = world.denoiser
+    n, t = frames.shape[:2]
+    dev, dtype = world.device, next(den.parameters()).dtype
+    x0 = torch.stack([world._encode(f) for f in frames])                               # (n, t, c, h, w)
+    pairs = [(torch.from_numpy(np.asarray(a)).float().to(dev), torch.from_numpy(np.asarray(m)).to(dev))
+             for a, m in ((acts, has), (acts_other, has_other))]
     sigma_ctx = max(world.context_noise, den.config.sigma_min)                  # as World feeds past frames
     gen = torch.Generator().manual_seed(seed)
     positions = torch.arange(t, device=dev)
     out = {}
     for s in sigmas:
-        sigma = torch.full((len(rows), t), sigma_ctx, device=dev)
+        sigma = torch.full((n, t), sigma_ctx, device=dev)
         sigma[:, -1] = s
         x = x0 + sigma[..., None, None, None] * torch.randn(x0.shape, generator=gen).to(dev)
         err = {}
-        for name, a, m in (("mse", acts, has), ("mse_shuffled", acts[perm], has[perm])):
+        for name, (a, m) in zip(("mse", "mse_shuffled"), pairs):
             with world._autocast():
                 d = den(x.to(dtype), sigma.to(dtype), a.to(dtype), m, positions).float()
             err[name] = float((d[:, -1] - x0[:, -1]).pow(2).mean())
         out[f"{s:g}"] = {**err, "gap_pct": 100 * (err["mse_shuffled"] / max(err["mse"], 1e-12) - 1)}
     return out
+
+
+def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: int = 128):
+    """The cheap learning-curve measures of a dynamics run (`train-dynamics --eval-every`), on the
+    held-out episodes of recording `data`: the one-step action gap, the same gap on held-out
+    counterfactual branches where the recording has them, PSNR@1 against copy-last@1 and dPSNR@4
+    from `rollouts` short rollouts (2 Euler steps, guidance 1). Returns evaluate(config,
+    denoiser) -> dict for train_dynamics."""
+    from .data import load_branches, load_episodes, split_episodes
+    from .world import World
+    _, eps = load_episodes(data)
+    _, val = split_episodes(len(eps), seed=seed)
+    held = [eps[i] for i in val]
+    branches = [({**b, "parent": val.index(b["parent"])}, ep) for b, ep in load_branches(data, parents=val)]
+    per_episode = max(1, -(-rollouts // len(held)))
+
+    def evaluate(config, denoiser, ae) -> dict:
+        world = World(ae, denoiser, config, device=device, steps=2, guidance_scale=1.0, seed=seed)
+        gap = action_gap(world, held, clips=clips, seed=seed)
+        r = rollout_metrics(world, held, horizons=(1, 4), per_episode=per_episode, seed=seed)
+        out = {"gap_pct": {s: round(v["gap_pct"], 3) for s, v in gap.items()},
+               "psnr1": round(r["psnr"]["1"], 3), "copy_last1": round(r["psnr_copy_last"]["1"], 3),
+               "psnr4": round(r["psnr"]["4"], 3), "dpsnr4": round(r["dpsnr"]["4"], 3), "rollouts": r["rollouts"]}
+        bg = branch_gap(world, held, branches, clips=clips, seed=seed) if branches else None
+        if bg is not None:
+            out["branch_gap_pct"] = {s: round(v["gap_pct"], 3) for s, v in bg.items()}
+        return out
+
+    return evaluate

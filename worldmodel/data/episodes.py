@@ -117,10 +117,14 @@ def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.r
     another held action. Raises if the replay does not reproduce the recorded frame (a
     non-deterministic game cannot give branches)."""
     n_act = len(env.action_set)
-    last = len(ep) - 2                 # a branch needs a next step that exists in the episode
-    if cfg.points == 0 or last < 1:
+    # Branch points leave room for the past before them and need a next step in the episode. They
+    # also skip the first frames after a reset, where ViZDoom's weapon-bob smoothing (a renderer
+    # state that survives new_episode) can still differ between a play and its replay.
+    first, last = min(cfg.past, len(ep) - 2), len(ep) - 2
+    if cfg.points == 0 or last < max(1, first):
         return []
-    ats = np.sort(rng.choice(np.arange(1, last + 1), size=min(cfg.points, last), replace=False))
+    ats = np.sort(rng.choice(np.arange(max(1, first), last + 1), size=min(cfg.points, last - max(1, first) + 1),
+                             replace=False))
     out = []
     for at in ats.tolist():
         others = [a for a in range(n_act) if a != int(ep.native[at + 1])]
