@@ -63,3 +63,52 @@ def test_truncated_video_is_a_clear_error(recording, tmp_path):
         load_episodes(bad)
     with pytest.raises(FileNotFoundError, match="not a recording"):
         load_episodes(tmp_path)
+
+
+def test_counterfactual_branches(tmp_path):
+    """Branches share the recorded past and continue with another held action, exactly as a
+    replay of the game from the same seed and actions would; the episodes themselves are those of
+    a recording without branches."""
+    from worldmodel.data import BranchConfig, load_branches
+    from worldmodel.data.episodes import episode_seed, replay
+    env = make_env("procedural", size=32)
+    cfg = BranchConfig(points=3, actions=2, steps=4, past=5)
+    record(env, tmp_path / "b", episodes=3, steps=20, policy="sticky", seed=4, progress=False, branches=cfg)
+    record(env, tmp_path / "plain", episodes=3, steps=20, policy="sticky", seed=4, progress=False)
+    meta, eps = load_episodes(tmp_path / "b")
+    _, plain = load_episodes(tmp_path / "plain")
+    assert all(np.array_equal(a.frames, b.frames) and np.array_equal(a.native, b.native) for a, b in zip(eps, plain))
+    branches = load_branches(tmp_path / "b")
+    assert len(branches) == 3 * 3 * 2 == len(meta["branches"])
+    assert load_branches(tmp_path / "plain") == []
+    assert [b["parent"] for b, _ in load_branches(tmp_path / "b", parents=[1])] == [1] * 6
+    for b, br in branches:
+        parent, at, past = eps[b["parent"]], b["at"], b["past"]
+        assert past == 5 and at >= 5 and len(br) == past + 4
+        # the shared past is the parent's frames up to `at`, with its actions
+        assert np.array_equal(br.frames[:past], parent.frames[at - past + 1:at + 1])
+        assert np.array_equal(br.actions[:past], parent.actions[at - past + 1:at + 1])
+        # then another action than the episode took, held, with the game's real outcome
+        assert (br.native[past:] == b["action"]).all() and b["action"] != parent.native[at + 1]
+        replay(env, episode_seed(4, b["parent"]), parent.native[1:at + 1])
+        assert np.array_equal(np.stack([env.step_native(b["action"])[0] for _ in range(4)]), br.frames[past:])
+    # the branch points of one step are distinct actions
+    by_point = {}
+    for b, _ in branches:
+        by_point.setdefault((b["parent"], b["at"]), []).append(b["action"])
+    assert all(len(set(v)) == len(v) == 2 for v in by_point.values())
+
+
+def test_branches_refuse_a_game_that_does_not_replay(tmp_path):
+    from worldmodel.data import BranchConfig
+
+    class Flaky(type(make_env("procedural", size=32))):
+        calls = 0
+
+        def reset(self, seed=None):
+            Flaky.calls += 1
+            return super().reset(None if seed is None else seed + Flaky.calls)   # a new world each time
+
+    with pytest.raises(RuntimeError, match="not deterministic"):
+        record(Flaky(size=32), tmp_path / "x", episodes=1, steps=20, progress=False,
+               branches=BranchConfig(points=2, past=4))

@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "against training minutes, one line per run; prints the last point of each.")
     cu.add_argument("runs", nargs="+", help="train-dynamics run folders")
     cu.add_argument("--out", default="curves.png", help="PNG to write (default curves.png)")
+    cu.add_argument("--x", choices=("minutes", "steps"), default="minutes",
+                    help="horizontal axis: training minutes (default) or training steps")
     cu.set_defaults(func=cmd_curves)
 
     ds = sub.add_parser("distill", help="distil a world into a fast few-step student (guidance folded in)",
@@ -404,7 +406,7 @@ def cmd_train_dynamics(args) -> int:
 
 def cmd_curves(args) -> int:
     from .curves import plot_curves
-    print(plot_curves(args.runs, args.out))
+    print(plot_curves(args.runs, args.out, x=args.x))
     print(f"curves written to {args.out}")
     return 0
 

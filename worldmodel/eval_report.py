@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .action import Action
 from .data.episodes import episode_seed, play_episode, policy_actions
 from .data.video import write_mp4
-from .evaluate import action_gap, psnr_curves, rollout_starts, run_rollouts, score_rollouts
+from .evaluate import action_gap, counterfactual_frames, psnr_curves, rollout_starts, run_rollouts, score_rollouts
 from .metrics import mean_psnr
 from .stability import CollapseRule, check_collapse, frame_changes, frame_stats
 
@@ -105,19 +105,26 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
         eps = record_episodes(env, episodes, steps, policy, seed, progress)
         memory = (memory_test(world, env, [episode_seed(seed, 50_000 + i) for i in range(8)])
                   if env_spec == "procedural" else None)
+        lap("record_and_memory")
+        keep = [i for i, ep in enumerate(eps) if len(ep) > hmax]
+        long_enough = [eps[i] for i in keep]
+        if not long_enough:
+            raise ValueError(f"no recorded episode lasted {hmax + 1} frames; raise --steps or --episodes")
+
+        real_play = np.concatenate([ep.frames for ep in eps])                   # every recorded frame, in order
+        recon_psnr = reconstruction_psnr(world.autoencoder, real_play, world.device)
+        lap("reconstruction")
+
+        pairs = rollout_starts(long_enough, hmax, starts)
+        rollouts = run_rollouts(world, long_enough, pairs, hmax, seed=seed, batch=32, progress=progress)
+        # counterfactual fidelity: the real game replayed from the same starts with the same random actions
+        try:
+            rollouts["real_random"] = counterfactual_frames(env, [episode_seed(seed, i) for i in keep], long_enough,
+                                                            pairs, rollouts["random_native"])
+        except RuntimeError as e:
+            print(f"warning: no counterfactual fidelity: {e}")
     finally:
         env.close()
-    lap("record_and_memory")
-    long_enough = [ep for ep in eps if len(ep) > hmax]
-    if not long_enough:
-        raise ValueError(f"no recorded episode lasted {hmax + 1} frames; raise --steps or --episodes")
-
-    real_play = np.concatenate([ep.frames for ep in eps])                       # every recorded frame, in order
-    recon_psnr = reconstruction_psnr(world.autoencoder, real_play, world.device)
-    lap("reconstruction")
-
-    pairs = rollout_starts(long_enough, hmax, starts)
-    rollouts = run_rollouts(world, long_enough, pairs, hmax, seed=seed, batch=32, progress=progress)
     scores = score_rollouts(rollouts, HORIZONS, with_ssim=True)
     curves = psnr_curves(rollouts)
     gap = action_gap(world, long_enough, seed=seed)
@@ -136,6 +143,8 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                "recon_psnr": recon_psnr,
                **{k: scores[k] for k in ("psnr", "psnr_copy_last", "psnr_random_actions")},
                "dpsnr": {h: scores["dpsnr"][h] for h in ("4", "16")},
+               "sharpness": scores["sharpness"],
+               **{k: scores[k] for k in ("psnr_counterfactual", "psnr_copy_last_counterfactual") if k in scores},
                "action_gap": gap,
                "ssim": scores["ssim"], "ssim_copy_last": scores["ssim_copy_last"],
                "stability": stability, "rollouts": scores["rollouts"], "frames_recorded": int(len(real_play)),
@@ -242,6 +251,9 @@ def format_table(m: dict) -> str:
     rows = ["| at horizon (frames) | " + " | ".join(hs) + " |", "|---" * (len(hs) + 1) + "|"]
     for key, name in (("psnr", "PSNR, world, real actions"), ("psnr_random_actions", "PSNR, world, random actions"),
                       ("psnr_copy_last", "PSNR, copy last frame"), ("dpsnr", "dPSNR (real - random)"),
+                      ("psnr_counterfactual", "counterfactual PSNR (random actions vs the game replayed with them)"),
+                      ("psnr_copy_last_counterfactual", "counterfactual PSNR, copy last frame"),
+                      ("sharpness", "sharpness (detail of world / real frames)"),
                       ("ssim", "SSIM, world, real actions"), ("ssim_copy_last", "SSIM, copy last frame")):
         if key in m:
             rows.append(f"| {name} | " + " | ".join(f"{m[key][h]:.2f}" if h in m[key] else "" for h in hs) + " |")
@@ -283,8 +295,13 @@ def format_report(m: dict) -> str:
         f"{st['mean_range'][0]:.1f}..{st['mean_range'][1]:.1f}, std range {st['std_range'][0]:.1f}.."
         f"{st['std_range'][1]:.1f}), or the change between frames stays under {st['rule']['freeze_frac']:.0%} "
         f"of the real game's median ({st['real_motion']:.2f}); the world's median change is "
-        f"{st['generated_motion']:.2f}. Longest run out of range: {st['longest_out_of_range']} frames; "
-        f"longest frozen: {st['longest_frozen']} frames.", "",
+        f"{st['generated_motion']:.2f}" + (
+            f"; or its detail (gradient energy) stays under {st['rule']['blur_frac']:.0%} of the real frames' "
+            f"median ({st['real_sharpness']:.0f}; the world's median is {st['generated_sharpness']:.0f})"
+            if "real_sharpness" in st else "") +
+        f". Longest run out of range: {st['longest_out_of_range']} frames; "
+        f"longest frozen: {st['longest_frozen']} frames" +
+        (f"; longest blurred: {st['longest_blurred']} frames" if "longest_blurred" in st else "") + ".", "",
         "![stability](stability.png)", "",
         "Videos: `rollout_*.mp4` (real | world, real actions | world, random actions), `one_minute.mp4`.", "",
     ]

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from .action import Action
 from .data import Episode, window_index
 from .metrics import mean_psnr, mean_ssim
+from .stability import frame_sharpness
 
 
 def rollout_starts(episodes: list[Episode], horizon: int, per_episode: int) -> list[tuple[int, int]]:
@@ -32,20 +33,51 @@ def run_rollouts(world, episodes: list[Episode], starts: list[tuple[int, int]], 
     """Play `hmax` steps from each (episode, start) real frame, with the real and with random actions.
 
     Returns uint8 arrays: "real" (n, hmax+1, H, W, 3) (frame 0 is the start frame), and the
-    generated frames "psnr" (real actions) and "psnr_random_actions", each (n, hmax, H, W, 3)."""
+    generated frames "psnr" (real actions) and "psnr_random_actions", each (n, hmax, H, W, 3);
+    and "random_native" (n, hmax), the native ids of the random actions (so the real game can
+    be replayed with them: `counterfactual_frames`)."""
     rng = np.random.default_rng(seed)
     action_set = world.action_set
-    out = {"real": [], "psnr": [], "psnr_random_actions": []}
+    out = {"real": [], "psnr": [], "psnr_random_actions": [], "random_native": []}
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="rollouts", disable=not progress):
         real = np.stack([episodes[e].frames[s:s + hmax + 1] for e, s in chunk])        # (b, hmax+1, H, W, 3)
         real_acts = [[Action.from_vector(episodes[e].actions[s + t]) for e, s in chunk] for t in range(1, hmax + 1)]
-        rand_acts = [[action_set[i] for i in rng.integers(0, len(action_set), len(chunk))] for _ in range(hmax)]
+        native = rng.integers(0, len(action_set), (hmax, len(chunk)))
+        rand_acts = [[action_set[i] for i in row] for row in native]
+        out["random_native"].append(native.T)
         out["real"].append(real)
         for key, acts in (("psnr", real_acts), ("psnr_random_actions", rand_acts)):
             world.reset(list(real[:, 0]), seed=seed)
             out[key].append(np.stack([world.step(a) for a in acts], 1))                 # (b, hmax, H, W, 3)
     return {k: np.concatenate(v) for k, v in out.items()}
+
+
+def counterfactual_frames(env, episode_seeds: list[int], episodes: list[Episode], starts, native,
+                          min_psnr: float = 30.0) -> np.ndarray:
+    """The real game's answer to the world's random-action rollouts: for rollout i from (episode,
+    start), replay the game from that episode's seed and its recorded actions up to `start`, then
+    step with the random native actions native[i] (hmax,) -> frames (n, hmax, H, W, 3).
+
+    The replayed start frame must match the recorded one: exactly, or (ViZDoom's weapon-bob
+    smoothing survives a reset and can move the gun sprite for a frame or two after it) within
+    `min_psnr` dB; a game that does not replay raises RuntimeError."""
+    from .data.episodes import replay
+    out = []
+    for (e, s), acts in zip(starts, native):
+        frame = replay(env, episode_seeds[e], episodes[e].native[1:s + 1])
+        if mean_psnr(frame, episodes[e].frames[s]) < min_psnr:
+            raise RuntimeError(f"{env.name} did not replay episode {e} to step {s}; "
+                               "counterfactual fidelity needs a deterministic game")
+        out.append(np.stack([env.step_native(int(a))[0] for a in acts]))
+    return np.stack(out)
+
+
+def gradient_energy(frames) -> float:
+    """Mean squared difference between vertically plus horizontally neighbouring pixels of
+    (..., H, W, 3) frames: how much fine detail they hold (a blur has little)."""
+    x = np.asarray(frames, dtype=np.float32).reshape(-1, *np.shape(frames)[-3:])
+    return float(frame_sharpness(x).mean())
 
 
 def _series(rollouts: dict[str, np.ndarray]):
@@ -58,11 +90,21 @@ def _series(rollouts: dict[str, np.ndarray]):
 
 def score_rollouts(rollouts: dict[str, np.ndarray], horizons, with_ssim: bool = False) -> dict:
     """PSNR (of the mean MSE) at each horizon for the world with real / random actions and for
-    copy-last (repeat the start frame); dpsnr = real - random; optionally SSIM of the world."""
+    copy-last (repeat the start frame); dpsnr = real - random; sharpness = gradient energy of the
+    world's frames (real actions) / that of the real frames; optionally SSIM of the world; and,
+    where `rollouts` holds "real_random" (the real game replayed with the random actions), the
+    counterfactual PSNR of the random-action rollout against that real branch."""
     real = rollouts["real"]
     target, gens = _series(rollouts)
     out = {key: {str(h): mean_psnr(g[:, h - 1], target[:, h - 1]) for h in horizons} for key, g in gens.items()}
     out["dpsnr"] = {str(h): out["psnr"][str(h)] - out["psnr_random_actions"][str(h)] for h in horizons}
+    out["sharpness"] = {str(h): gradient_energy(rollouts["psnr"][:, h - 1]) / max(gradient_energy(target[:, h - 1]), 1e-9)
+                        for h in horizons}
+    if "real_random" in rollouts:
+        cf = rollouts["real_random"]
+        out["psnr_counterfactual"] = {str(h): mean_psnr(rollouts["psnr_random_actions"][:, h - 1], cf[:, h - 1])
+                                      for h in horizons}
+        out["psnr_copy_last_counterfactual"] = {str(h): mean_psnr(real[:, 0], cf[:, h - 1]) for h in horizons}
     if with_ssim:
         out["ssim"] = {str(h): mean_ssim(rollouts["psnr"][:, h - 1], target[:, h - 1]) for h in horizons}
         out["ssim_copy_last"] = {str(h): mean_ssim(real[:, 0], target[:, h - 1]) for h in horizons}

@@ -8,7 +8,11 @@ A world "collapses" when, for a sustained stretch (`window` consecutive frames):
    `margin_abs`. This catches fading to black or white, saturation and washed-out grey soup;
 2. **or the picture freezes while the actions should move it**: the mean absolute change between
    consecutive generated frames stays below `freeze_frac` times the median change between
-   consecutive real frames (only where the real game does move, i.e. that median is > 0).
+   consecutive real frames (only where the real game does move, i.e. that median is > 0);
+3. **or it dissolves into soup**: a frame's gradient energy (mean squared difference of
+   neighbouring pixels, `evaluate.gradient_energy`) stays below `blur_frac` times the median
+   over real frames. A blur can keep the real mean and contrast and keep changing a little,
+   which rules 1 and 2 pass.
 
 A single odd frame is not a collapse; only a run of `window` frames is. The rule is tested on
 synthetic cases in tests/test_eval.py.
@@ -26,6 +30,7 @@ class CollapseRule:
     margin_frac: float = 0.25
     margin_abs: float = 2.0
     freeze_frac: float = 0.05
+    blur_frac: float = 0.5
 
 
 def frame_stats(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,6 +43,12 @@ def frame_changes(frames: np.ndarray) -> np.ndarray:
     """Mean absolute change between consecutive frames, shape (n - 1,)."""
     x = np.asarray(frames, dtype=np.float32)
     return np.abs(x[1:] - x[:-1]).reshape(len(x) - 1, -1).mean(1)
+
+
+def frame_sharpness(frames: np.ndarray) -> np.ndarray:
+    """Per-frame gradient energy of (n, H, W, 3) frames (see evaluate.gradient_energy)."""
+    x = np.asarray(frames, dtype=np.float32)
+    return (((x[:, 1:] - x[:, :-1]) ** 2).mean((1, 2, 3)) + ((x[:, :, 1:] - x[:, :, :-1]) ** 2).mean((1, 2, 3)))
 
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int]:
@@ -77,6 +88,10 @@ def check_collapse(generated: np.ndarray, real: np.ndarray, rule: CollapseRule =
     freeze_run, freeze_start = (_longest_run(changes < rule.freeze_frac * real_motion)
                                 if real_motion > 0 else (0, -1))
 
+    real_sharp = float(np.median(frame_sharpness(real)))
+    g_sharp = frame_sharpness(generated)
+    blur_run, blur_start = (_longest_run(g_sharp < rule.blur_frac * real_sharp) if real_sharp > 0 else (0, -1))
+
     reasons = []
     if not finite:
         reasons.append("non-finite values")
@@ -84,6 +99,9 @@ def check_collapse(generated: np.ndarray, real: np.ndarray, rule: CollapseRule =
         reasons.append(f"frame statistics outside the real range for {out_run} frames from frame {out_start}")
     if freeze_run >= rule.window:
         reasons.append(f"picture frozen for {freeze_run} frames from frame {freeze_start + 1}")
+    if blur_run >= rule.window:
+        reasons.append(f"blurred (detail under {rule.blur_frac:.0%} of the real frames') for {blur_run} frames "
+                       f"from frame {blur_start}")
     return {
         "frames": int(len(generated)),
         "finite": bool(finite),
@@ -91,7 +109,8 @@ def check_collapse(generated: np.ndarray, real: np.ndarray, rule: CollapseRule =
         "reasons": reasons,
         "rule": asdict(rule),
         "mean_range": mean_range, "std_range": std_range,
-        "longest_out_of_range": int(out_run), "longest_frozen": int(freeze_run),
+        "longest_out_of_range": int(out_run), "longest_frozen": int(freeze_run), "longest_blurred": int(blur_run),
+        "real_sharpness": real_sharp, "generated_sharpness": float(np.median(g_sharp)),
         "real_motion": real_motion,
         "generated_motion": float(np.median(changes)) if len(changes) else 0.0,
     }

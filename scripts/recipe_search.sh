@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The recipe search of issue 16 ("Worlds that follow their actions"): dynamics variants trained one
+# after another on the same recording, each for the same number of training steps (STEPS: what
+# the budget of CPU minutes buys alone on the cores, measured with scripts/train_step_time.py), so
+# that light work beside them slows them down but does not make the comparison unfair, with
+# held-out learning curves every 4 training minutes (train-dynamics --eval-every).
+#
+#   scripts/recipe_search.sh DATA AE OUT [STEPS] [VARIANT ...]
+#
+# DATA: a `worldmodel record --branches ...` folder; AE: an autoencoder run on it; OUT: a folder
+# for the runs (OUT/NAME). Safe to start again after a kill: finished variants (metrics.json) are
+# skipped, a killed one resumes from its last save. Then:
+#   worldmodel curves OUT/*/ --x steps --out curves.png
+set -euo pipefail
+DATA=$1 AE=$2 OUT=$3 STEPS=${4:-2900}
+shift $(( $# < 4 ? $# : 4 ))
+declare -A FLAGS=(
+  [df-nobranch]="--ignore-branches"                 # today's recipe: Diffusion Forcing, recorded play only
+  [df-branch]=""                                    # + counterfactual branches
+  [last-clean]="--loss-frames last --clean-context 1.0"
+  [pmean-high]="--p-mean 0.4"                       # training noise centred higher
+  [muon]="--optimizer muon"
+  [no-dropout]="--p-uncond 0"                       # the action is never dropped (no CFG)
+)
+ORDER=(df-branch df-nobranch last-clean muon pmean-high no-dropout)
+[ $# -gt 0 ] && ORDER=("$@")
+mkdir -p "$OUT"
+# one latent cache for every variant that trains on the branches (it is large: 16 KB a frame)
+if [ ! -f "$OUT/cache-branch/latents.safetensors" ]; then
+  python - "$DATA" "$AE" "$OUT/cache-branch" <<'PY'
+import sys
+from pathlib import Path
+from autoencoder.train import load_autoencoder
+from dynamics.train import load_or_encode, training_sequences
+from worldmodel.data import load_episodes, split_episodes
+data, ae, out = sys.argv[1:]
+_, eps = load_episodes(data)
+train, _ = split_episodes(len(eps), seed=0)
+seqs, _ = training_sequences(data, eps, train)
+Path(out).mkdir(parents=True, exist_ok=True)
+load_or_encode(load_autoencoder(ae), seqs, Path(out), "cpu")
+PY
+fi
+for name in "${ORDER[@]}"; do
+  run="$OUT/$name"
+  if [ -f "$run/metrics.json" ]; then echo "== $name: done"; continue; fi
+  mkdir -p "$run"
+  if [ "${FLAGS[$name]}" != "--ignore-branches" ] && [ ! -f "$run/latents.safetensors" ]; then
+    ln "$OUT/cache-branch/latents.safetensors" "$run/latents.safetensors"
+  fi
+  echo "== $name: ${FLAGS[$name]}  ($(date -u +%H:%M))"
+  # shellcheck disable=SC2086
+  worldmodel train-dynamics --data "$DATA" --autoencoder "$AE" --preset cpu --out "$run" --steps "$STEPS" \
+      --eval-every 4 --eval-starts 2 --device cpu ${FLAGS[$name]}
+done

@@ -1,0 +1,93 @@
+"""`worldmodel curves`: learning curves of dynamics runs against training minutes, in one PNG.
+
+Reads the "eval" events that `train-dynamics --eval-every` writes into RUN/log.jsonl (and the
+training loss) and draws, per run: the one-step action gap at sigma 1 (on held-out clips, and on
+held-out counterfactual branches where the recording has them), PSNR@1 minus copy-last@1,
+dPSNR@4 and the loss. Also returns/prints the last point of each run as a table.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+PANELS = (("gap_pct", "one-step action gap at sigma 1 (%)"),
+          ("branch_gap_pct", "action gap on held-out branches, sigma 1 (%)"),
+          ("psnr1_minus_copy", "PSNR@1 - copy-last@1 (dB)"),
+          ("dpsnr4", "dPSNR@4 (dB)"),
+          ("loss", "training loss"))
+
+
+def read_curves(run: str | Path) -> dict:
+    """{"eval": [eval rows in order], "loss": [(train_minutes, loss, step)]} of one run folder."""
+    path = Path(run) / "log.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{run} has no log.jsonl (is it a train-dynamics run folder?)")
+    evals, loss = [], []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:          # a line cut short by a kill
+            continue
+        if row.get("event") == "eval":
+            evals.append(row)
+        elif "loss" in row and "train_minutes" in row:
+            loss.append((row["train_minutes"], row["loss"], row["step"]))
+    return {"eval": evals, "loss": loss}
+
+
+def _value(row: dict, key: str):
+    if key == "psnr1_minus_copy":
+        return row["psnr1"] - row["copy_last1"]
+    v = row.get(key)
+    return v.get("1") if isinstance(v, dict) else v
+
+
+def summary_table(runs: dict[str, dict]) -> str:
+    rows = ["| run | step | training min | action gap @1 | branch gap @1 | PSNR@1 - copy@1 | dPSNR@4 |",
+            "|---|---|---|---|---|---|---|"]
+    for name, c in runs.items():
+        if not c["eval"]:
+            rows.append(f"| {name} | no eval yet | | | | | |")
+            continue
+        e = c["eval"][-1]
+        bg = _value(e, "branch_gap_pct")
+        rows.append(f"| {name} | {e['step']} | {e['train_minutes']:.1f} | {_value(e, 'gap_pct'):.2f}% | "
+                    f"{'' if bg is None else f'{bg:.2f}%'} | {_value(e, 'psnr1_minus_copy'):+.2f} | {e['dpsnr4']:+.2f} |")
+    return "\n".join(rows)
+
+
+def plot_curves(runs: list[str | Path], out: str | Path, names: list[str] | None = None, x: str = "minutes") -> str:
+    """Draw the runs' curves into `out` (PNG) against training minutes (x="minutes") or steps;
+    returns the summary table."""
+    if x not in ("minutes", "steps"):
+        raise ValueError(f"x must be minutes or steps, got {x!r}")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = names or [Path(r).name for r in runs]
+    data = {n: read_curves(r) for n, r in zip(names, runs)}
+    fig, grid = plt.subplots(2, 3, figsize=(13, 7), dpi=100)
+    axes = grid.ravel()
+    axes[-1].axis("off")
+    for ax, (key, title) in zip(axes, PANELS):
+        for name, c in data.items():
+            if key == "loss":
+                pts = c["loss"]
+                if pts:                       # a running mean: single-batch losses are noisy
+                    k = min(10, len(pts))
+                    xs = [(m if x == "minutes" else st) for m, _, st in pts][k - 1:]
+                    ys = [sum(v for _, v, _ in pts[i - k + 1:i + 1]) / k for i in range(k - 1, len(pts))]
+                    ax.plot(xs, ys, label=name, lw=1)
+                continue
+            pts = [(e["train_minutes"] if x == "minutes" else e["step"], _value(e, key))
+                   for e in c["eval"] if _value(e, key) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", ms=3, label=name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("training minutes (this machine)" if x == "minutes" else "training steps")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return summary_table(data)
