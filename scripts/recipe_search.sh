@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The recipe search of issue 16 ("Worlds that follow their actions"): dynamics variants trained one
 # after another on the same recording, each for the same number of training steps (STEPS: what
-# the budget of CPU minutes buys alone on the cores, measured with scripts/train_step_time.py), so
+# the budget of CPU minutes buys alone on the cores; variants with other step costs get those
+# minutes of training time instead, MINUTES below), so
 # that light work beside them slows them down but does not make the comparison unfair, with
 # held-out learning curves every 4 training minutes (train-dynamics --eval-every).
 #
@@ -21,8 +22,11 @@ declare -A FLAGS=(
   [pmean-high]="--p-mean 0.4"                       # training noise centred higher
   [muon]="--optimizer muon"
   [no-dropout]="--p-uncond 0"                       # the action is never dropped (no CFG)
+  [patch4]="--model patch=4"                        # 4x4 latent patches: 16 tokens a frame, ~4x cheaper steps
 )
-ORDER=(df-branch df-nobranch last-clean muon pmean-high no-dropout)
+# variants whose steps cost another amount of CPU get the same training minutes instead of steps
+declare -A MINUTES=([patch4]=23)
+ORDER=(df-branch df-nobranch last-clean patch4 pmean-high muon no-dropout)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$OUT"
 # one latent cache for every variant that trains on the branches (it is large: 16 KB a frame)
@@ -50,6 +54,9 @@ for name in "${ORDER[@]}"; do
   fi
   echo "== $name: ${FLAGS[$name]}  ($(date -u +%H:%M))"
   # shellcheck disable=SC2086
-  worldmodel train-dynamics --data "$DATA" --autoencoder "$AE" --preset cpu --out "$run" --steps "$STEPS" \
+  budget="--steps $STEPS"
+  [ -n "${MINUTES[$name]:-}" ] && budget="--steps 100000 --minutes ${MINUTES[$name]}"
+  # shellcheck disable=SC2086
+  worldmodel train-dynamics --data "$DATA" --autoencoder "$AE" --preset cpu --out "$run" $budget \
       --eval-every 4 --eval-starts 2 --device cpu ${FLAGS[$name]}
 done

@@ -93,6 +93,58 @@ def test_collapse_rule_needs_a_sustained_run():
     assert check_collapse(gen, real, CollapseRule(window=8))["collapsed"]
 
 
+def test_collapse_rule_catches_a_blur():
+    """Soup that keeps the real mean, contrast and some motion passes rules 1-2; the blur rule
+    catches it."""
+    real = _real_play()
+    r0 = real[:100].reshape(100, -1).astype(np.float32)
+    # smooth ramps with each real frame's mean and contrast, drifting a little (a soup of averaged views)
+    ramp = np.linspace(-1, 1, 32, dtype=np.float32)[None, :, None, None] + 0.02 * np.arange(100)[:, None, None, None]
+    ramp = np.broadcast_to(ramp, (100, 32, 32, 3)).reshape(100, -1)
+    ramp = (ramp - ramp.mean(1, keepdims=True)) / ramp.std(1, keepdims=True)
+    gen = (ramp * r0.std(1, keepdims=True) + r0.mean(1, keepdims=True)).clip(0, 255).reshape(100, 32, 32, 3)
+    gen[1::2] = np.roll(gen[1::2], 1, axis=1)                    # and flickering by a row
+    gen = gen.astype(np.uint8)
+    r = check_collapse(gen, real, CollapseRule(blur_frac=0.0))
+    assert not r["collapsed"], r["reasons"]             # the old rule passes it ...
+    r = check_collapse(gen, real)
+    assert r["collapsed"] and any("blurred" in x for x in r["reasons"]), r
+    assert r["generated_sharpness"] < 0.5 * r["real_sharpness"]
+    assert not check_collapse(real[50:], real)["collapsed"]   # ... and the real game is sharp enough
+
+
+def test_sharpness_and_counterfactual_scores():
+    from worldmodel.evaluate import gradient_energy, score_rollouts
+    real = _real_play(10)[None]                           # (1, 10, H, W, 3): start + 9 frames
+    blurred = ((real[:, 1:].astype(np.float32) + np.roll(real[:, 1:], 1, 3)) / 2).astype(np.uint8)
+    r = {"real": real, "psnr": real[:, 1:], "psnr_random_actions": blurred, "real_random": blurred}
+    s = score_rollouts(r, (1, 4))
+    assert s["sharpness"]["1"] == pytest.approx(1.0)     # the real frames themselves
+    r2 = {**r, "psnr": blurred}
+    assert score_rollouts(r2, (1, 4))["sharpness"]["4"] < 0.9
+    assert gradient_energy(blurred) < gradient_energy(real)
+    assert s["psnr_counterfactual"]["1"] == 100.0        # random-action rollout equals the replayed game
+    assert "psnr_counterfactual" not in score_rollouts({k: v for k, v in r.items() if k != "real_random"}, (1,))
+
+
+def test_counterfactual_frames_replay_the_game():
+    from worldmodel.data.episodes import episode_seed, play_episode
+    from worldmodel.envs import make_env
+    from worldmodel.evaluate import counterfactual_frames
+    env = make_env("procedural", size=32)
+    rng = np.random.default_rng(0)
+    eps = [play_episode(env, 12, "sticky", rng, seed=episode_seed(5, i)) for i in range(2)]
+    native = np.array([[3, 3, 4], [1, 2, 9]])
+    out = counterfactual_frames(env, [episode_seed(5, i) for i in range(2)], eps, [(0, 4), (1, 0)], native)
+    assert out.shape == (2, 3, 32, 32, 3)
+    env.reset(episode_seed(5, 0))
+    for a in eps[0].native[1:5]:
+        env.step_native(int(a))
+    assert np.array_equal(out[0], np.stack([env.step_native(a)[0] for a in (3, 3, 4)]))
+    with pytest.raises(RuntimeError, match="deterministic"):   # wrong seeds: the replay does not match
+        counterfactual_frames(env, [123, 456], eps, [(0, 4)], native[:1])
+
+
 def test_collapse_rule_reports_non_finite():
     real = _real_play()
     r = check_collapse(real[:50], real, finite=False)
@@ -129,6 +181,10 @@ def test_eval_command_end_to_end(tiny_world, tmp_path):
     assert "| PSNR, world, real actions |" in (out / "report.md").read_text()
     assert set(m["action_gap"]) == {"0.3", "1", "3"}
     assert "One-step action gap" in (out / "report.md").read_text()
+    assert list(m["sharpness"]) == ["1", "4", "16", "64"] and all(v > 0 for v in m["sharpness"].values())
+    # the procedural game replays exactly, so the random-action rollouts get their real counterparts
+    assert list(m["psnr_counterfactual"]) == ["1", "4", "16", "64"]
+    assert "counterfactual PSNR" in (out / "report.md").read_text()
 
 
 def test_action_gap_is_zero_exactly_when_actions_change_nothing(tiny_world, recording):

@@ -48,27 +48,51 @@ def test_conv_autoencoder_learns(recording, tmp_path):
 
 
 def test_action_decides_the_outcome_of_counterfactual_pairs(tmp_path):
-    """The action's path through the network works. Trained on counterfactual branches (the
-    same past continued with different actions, and their real outcomes), a tiny world must tell
-    the outcomes apart by the action alone: denoising a branch's next frame with the action the
-    episode took instead is much worse (the branch gap). In recorded play the past often tells
-    the next frame by itself, so this is tested on pairs, where only the action can."""
+    """The action's path through the network works (issue 16's sanity check). 16 pasts, each
+    continued in the real game by the action the episode took and by 4 other actions (80 clips
+    in all, their real outcomes): a tiny network trained on them (newest-frame loss, clean past,
+    no action dropout) must tell the outcomes apart by the action alone, so that denoising a
+    branch's next frame with the action the episode took instead is much worse. In recorded play
+    the past often tells the next frame by itself, which is why this is tested on pairs."""
+    from autoencoder.train import load_autoencoder
+    from dynamics import Denoiser, DiffusionConfig, DynamicsTransformer, PRESETS
+    from dynamics.diffusion import diffusion_loss
+    from dynamics.train import LatentClips, encode_episodes
     from worldmodel.data import BranchConfig, load_branches
     from worldmodel.evaluate import branch_gap
-    record(make_env("procedural", size=32), tmp_path / "data", episodes=16, steps=12, policy="sticky", seed=2,
-           progress=False, branches=BranchConfig(points=2, actions=3, steps=1, past=4))
+    import numpy as np
+    from dataclasses import replace
+    record(make_env("procedural", size=32), tmp_path / "data", episodes=8, steps=12, policy="sticky", seed=2,
+           progress=False, branches=BranchConfig(points=2, actions=4, steps=1, past=4))
     train_autoencoder(tmp_path / "data", tmp_path / "ae", "pca-tiny", progress=False)
-    run = train_dynamics(tmp_path / "data", tmp_path / "ae", tmp_path / "world", "tiny", steps=400, progress=False,
-                         overrides={"diffusion": {"loss_frames": "last", "p_clean_context": 1.0, "p_uncond": 0.0}})
+    ae = load_autoencoder(tmp_path / "ae")
     _, eps = load_episodes(tmp_path / "data")
-    world = World.from_pretrained(run)
-    gap = branch_gap(world, eps, load_branches(tmp_path / "data"), sigmas=(1.0, 3.0))
+    branches = load_branches(tmp_path / "data")
+    # the clips: each branch's window, and its episode's own window at the same step
+    seqs = [ep for _, ep in branches] + [eps[b["parent"]] for b, _ in branches[::4]]
+    ends = [b["past"] for b, _ in branches] + [b["at"] + 1 for b, _ in branches[::4]]
+    lat = encode_episodes(ae, seqs, "cpu")
+    clips = LatentClips(lat, seqs, list(range(len(seqs))), 4)
+    clips.index = np.array([(i, e - 3) for i, e in enumerate(ends)])
+    assert len(clips) == 80
+    torch.manual_seed(0)
+    cfg = replace(PRESETS["tiny"].model, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size,
+                  action_dim=eps[0].actions.shape[1], context=3)
+    den = Denoiser(DynamicsTransformer(cfg), DiffusionConfig(loss_frames="last", p_clean_context=1.0, p_uncond=0.0))
+    opt = torch.optim.AdamW(den.parameters(), lr=2e-3)
+    rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
+    for _ in range(800):
+        loss = diffusion_loss(den, *clips.sample(rng, 32, "cpu"), generator=gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    world = World(ae, den.eval(), {}, device="cpu")
+    gap = branch_gap(world, eps, branches, sigmas=(1.0, 3.0))
     print(gap)
-    assert gap["1"]["gap_pct"] > 50 and gap["3"]["gap_pct"] > 50, gap
-    # and a world whose action input is cut off shows no gap at all (the measure can fail)
-    net = world.denoiser.net
-    torch.nn.init.zeros_(net.action_mlp[2].weight)
-    torch.nn.init.zeros_(net.action_mlp[2].bias)
-    net.null_action.data.zero_()
-    cut = branch_gap(world, eps, load_branches(tmp_path / "data"), sigmas=(1.0,))
+    assert gap["1"]["gap_pct"] > 100 and gap["3"]["gap_pct"] > 100, gap
+    # and a network whose action input is cut off shows no gap at all (the measure can fail)
+    torch.nn.init.zeros_(den.net.action_mlp[2].weight)
+    torch.nn.init.zeros_(den.net.action_mlp[2].bias)
+    den.net.null_action.data.zero_()
+    cut = branch_gap(world, eps, branches, sigmas=(1.0,))
     assert abs(cut["1"]["gap_pct"]) < 1e-6, cut

@@ -69,3 +69,38 @@ def test_train_dynamics_loss_flags(tmp_path, capsys):
     assert main(base + ["--clean-context", "2"]) == 2
     assert "p_clean_context must be in [0, 1]" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()                             # refused before creating anything
+
+
+def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
+    """Branches of the training episodes join the training windows (each window ends on a frame of
+    its branch, never inside the past it shares with its episode); --eval-every writes eval events
+    that `worldmodel curves` plots."""
+    import numpy as np
+    from dynamics.train import LatentClips, training_sequences
+    from worldmodel.cli import main
+    from worldmodel.data import BranchConfig, load_episodes, record, split_episodes
+    from worldmodel.envs import make_env
+    from worldmodel.evaluate import training_probe
+    data = tmp_path / "data"
+    record(make_env("procedural", size=32), data, episodes=6, steps=16, policy="sticky", seed=5, progress=False,
+           branches=BranchConfig(points=2, actions=2, steps=3, past=5))
+    _, eps = load_episodes(data)
+    train, val = split_episodes(len(eps))
+    seqs, min_end = training_sequences(data, eps, train)
+    assert len(seqs) == len(train) + 2 * 2 * len(train) and min_end[-1] == 5
+    clips = LatentClips([np.zeros((len(s), 1)) for s in seqs], seqs, list(range(len(seqs))), 4, min_end=min_end)
+    branch_rows = clips.index[clips.index[:, 0] >= len(train)]
+    assert len(branch_rows) == 4 * len(train) * 3 and (branch_rows[:, 1] + 3 >= 5).all()
+
+    out = train_dynamics(data, tiny_ae, tmp_path / "run", "tiny", steps=6, batch_size=4, progress=False,
+                         evaluate=training_probe(data, rollouts=4, clips=16), eval_every=60.0)
+    assert json.loads((out / "config.json").read_text())["train"]["train_branches"] == 4 * len(train)
+    evals = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if '"eval"' in x]
+    assert [e["step"] for e in evals] == [0, 6]                   # at the start and at the end
+    for key in ("gap_pct", "branch_gap_pct", "psnr1", "copy_last1", "dpsnr4", "train_minutes"):
+        assert key in evals[-1], key
+    assert main(["curves", str(out), "--out", str(tmp_path / "c.png"), "--x", "steps"]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 0
+    plain = train_dynamics(data, tiny_ae, tmp_path / "plain", "tiny", steps=2, batch_size=4, progress=False,
+                           branches=False)
+    assert json.loads((plain / "config.json").read_text())["train"]["train_branches"] == 0

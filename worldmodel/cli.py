@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="every MINUTES of training, measure on held-out clips the one-step action gap (also on "
                         "held-out counterfactual branches if the recording has them), PSNR@1 against copy-last and "
                         "dPSNR@4 into log.jsonl (plot runs with `worldmodel curves`)")
+    d.add_argument("--model", action="append", default=[], metavar="FIELD=VALUE",
+                   help="change a field of the preset's network (DynamicsConfig), e.g. --model patch=4 --model dim=192; "
+                        "repeatable")
     d.add_argument("--ignore-branches", action="store_true",
                    help="train on the recorded episodes only, not on their counterfactual branches")
     _train_args(d)
@@ -373,6 +376,27 @@ def _diffusion_overrides(args) -> dict:
     return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
 
 
+def _model_overrides(items: list[str]) -> dict:
+    """--model FIELD=VALUE pairs as DynamicsConfig fields of the right type."""
+    from dataclasses import fields
+    from dynamics import DynamicsConfig
+    types = {f.name: f.type for f in fields(DynamicsConfig)}
+    fixed = {"latent_channels", "latent_size", "action_dim"}       # these come from the autoencoder and data
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in types or key in fixed:
+            choices = ", ".join(k for k in types if k not in fixed)
+            raise ValueError(f"--model takes FIELD=VALUE with FIELD one of {choices}; got {item!r}")
+        kind = str(types[key])
+        try:
+            out[key] = (value.lower() in ("1", "true", "yes") if "bool" in kind else
+                        int(value) if "int" in kind else float(value) if "float" in kind else value)
+        except ValueError:
+            raise ValueError(f"--model {key}: expected a {kind}, got {value!r}") from None
+    return out
+
+
 def cmd_train_dynamics(args) -> int:
     from dynamics.train import finalize, train_dynamics
     evaluate = None
@@ -384,6 +408,8 @@ def cmd_train_dynamics(args) -> int:
         overrides["lr"] = args.lr
     if args.optimizer is not None:
         overrides["optimizer"] = args.optimizer
+    if args.model:
+        overrides["model"] = _model_overrides(args.model)
     out = train_dynamics(args.data, args.autoencoder, args.out, args.preset, args.steps, args.batch_size,
                          args.seed, args.device, args.save_every, minutes=args.minutes, init=args.init,
                          overrides=overrides, precision=args.precision, evaluate=evaluate,

@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 from .action import Action
 from .data.episodes import episode_seed, play_episode, policy_actions
 from .data.video import write_mp4
-from .evaluate import action_gap, counterfactual_frames, psnr_curves, rollout_starts, run_rollouts, score_rollouts
+from .evaluate import (action_gap, counterfactual_frames, psnr_curves, rollout_starts, run_rollouts, score_rollouts,
+                       turn_test)
 from .metrics import mean_psnr
 from .stability import CollapseRule, check_collapse, frame_changes, frame_stats
 
@@ -123,6 +124,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                                                             pairs, rollouts["random_native"])
         except RuntimeError as e:
             print(f"warning: no counterfactual fidelity: {e}")
+        turns = turn_test(world, env, [episode_seed(seed, i) for i in keep], long_enough, pairs[:16])
     finally:
         env.close()
     scores = score_rollouts(rollouts, HORIZONS, with_ssim=True)
@@ -152,6 +154,8 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                "curves": curves}
     if memory is not None:
         metrics["memory"] = memory
+    if turns is not None:
+        metrics["turn_test"] = turns
     if trained_on and trained_on != env_spec:
         metrics["warning"] = f"world learned {trained_on}, evaluated on {env_spec}"
 
@@ -311,6 +315,17 @@ def format_report(m: dict) -> str:
                   "| N | world | real game |", "|---|---|---|"]
         lines += [f"| {n} | {v['world']:.2f} | {v['real']:.2f} |" for n, v in m["memory"].items()]
         lines.append("")
+    if "turn_test" in m:
+        t = m["turn_test"]
+        lines += ["## Turning", "",
+                  f"From {t['starts']} real frames, {t['steps']} steps turning left and, separately, {t['steps']} steps "
+                  "turning right, in the world and in the real game (replayed from the same start). PSNR of the "
+                  "world's frame against the real frame after the same turns and after the opposite turns:", "",
+                  "| turns | same real branch | opposite real branch |", "|---|---|---|"]
+        lines += [f"| {a} | {t['same'][a]:.2f} | {t['opposite'][a]:.2f} |" for a in t["same"]]
+        lines += ["", f"World left vs right: {t['world_left_vs_right']:.2f} dB apart (the real game: "
+                  f"{t['real_left_vs_right']:.2f} dB). Starts where both of the world's frames are closer to their own "
+                  f"real branch: {t['starts_both_closer']} of {t['starts']}. Passed: **{t['passed']}**.", ""]
     if "warning" in m:
         lines += [f"**Warning:** {m['warning']}", ""]
     return "\n".join(lines)

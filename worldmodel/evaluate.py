@@ -73,6 +73,48 @@ def counterfactual_frames(env, episode_seeds: list[int], episodes: list[Episode]
     return np.stack(out)
 
 
+def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], starts, steps: int = 8,
+              actions=("turn left", "turn right")) -> dict | None:
+    """Does turning turn? From real frames (the game replayed to each start), the world and the
+    real game each take `steps` steps of actions[0] and, separately, of actions[1]. Reports the
+    PSNR of the world's frame after each against the real frame after the same turns ("same")
+    and after the opposite turns ("opposite"), and between the world's two frames. A world that
+    follows its keys is closer to the same than to the opposite real frame, for both directions.
+    None if the game has no actions of those names (env.action_names)."""
+    from .data.episodes import replay
+    names = list(getattr(env, "action_names", []))
+    if not all(a in names for a in actions):
+        return None
+    ids = [names.index(a) for a in actions]
+    real = {a: [] for a in ids}
+    frames0 = []
+    for e, s in starts:
+        frames0.append(replay(env, episode_seeds[e], episodes[e].native[1:s + 1]))
+        for a in ids:
+            replay(env, episode_seeds[e], episodes[e].native[1:s + 1])
+            for _ in range(steps):
+                frame, _, _ = env.step_native(a)
+            real[a].append(frame)
+    gen = {}
+    for a in ids:
+        world.reset(frames0, seed=0)
+        for _ in range(steps):
+            out = world.step([world.action_set[a]] * len(frames0))
+        gen[a] = out
+    l, r = ids
+    res = {"steps": steps, "starts": len(starts),
+           "same": {actions[0]: mean_psnr(gen[l], np.stack(real[l])), actions[1]: mean_psnr(gen[r], np.stack(real[r]))},
+           "opposite": {actions[0]: mean_psnr(gen[l], np.stack(real[r])), actions[1]: mean_psnr(gen[r], np.stack(real[l]))},
+           "world_left_vs_right": mean_psnr(gen[l], gen[r]),
+           "real_left_vs_right": mean_psnr(np.stack(real[l]), np.stack(real[r]))}
+    # per start: is each of the world's frames closer to its own real branch than to the other?
+    per = [(mean_psnr(gen[l][i], real[l][i]) > mean_psnr(gen[l][i], real[r][i])) and
+           (mean_psnr(gen[r][i], real[r][i]) > mean_psnr(gen[r][i], real[l][i])) for i in range(len(starts))]
+    res["starts_both_closer"] = int(sum(per))
+    res["passed"] = bool(all(res["same"][a] > res["opposite"][a] for a in actions))
+    return res
+
+
 def gradient_energy(frames) -> float:
     """Mean squared difference between vertically plus horizontally neighbouring pixels of
     (..., H, W, 3) frames: how much fine detail they hold (a blur has little)."""
