@@ -112,7 +112,7 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     from worldmodel.data import load_episodes, split_episodes
     from worldmodel.training import EMA, JsonlLog, lr_at
     from worldmodel.world import load_world_parts, save_world, teacher_dir
-    from .train import LatentClips, load_or_encode, load_resumable, save_resumable
+    from .train import LatentClips, latent_key, load_or_encode, load_resumable, save_resumable
 
     teacher_path, out = Path(teacher_path), Path(out)
     config, ae, teacher = load_world_parts(teacher_path)
@@ -129,7 +129,9 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     train_ids, _ = split_episodes(len(episodes), seed=seed)
-    clips = LatentClips(load_or_encode(ae, episodes, out, dev), episodes, train_ids, teacher.net.config.context + 1)
+    names = [e["name"] for e in meta["episodes"]]
+    clips = LatentClips(load_or_encode(ae, episodes, out, dev, latent_key(ae, data, names)), episodes, train_ids,
+                        teacher.net.config.context + 1)
     teacher = teacher.to(dev).requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))

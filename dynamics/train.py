@@ -8,20 +8,23 @@ log.jsonl.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from autoencoder import frames_to_tensor
 from autoencoder.train import load_autoencoder
 from worldmodel.checkpoint import CheckpointError
-from worldmodel.data import load_branches, load_episodes, split_episodes, window_index
+from worldmodel.data import load_branches, load_episodes, read_meta, split_episodes, window_index
 from worldmodel.training import EMA, JsonlLog, autocast, load_optimizer, lr_at, save_optimizer, use_bf16
 
 from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
@@ -39,26 +42,53 @@ def encode_episodes(ae, episodes, device, batch: int = 256) -> list[torch.Tensor
     return out
 
 
-def load_or_encode(ae, episodes, out: Path, device) -> list[torch.Tensor]:
-    """Latents of every episode (and branch) in order, cached in OUT/latents.safetensors."""
+def latent_key(ae, data, names: list[str]) -> str:
+    """What a latent cache was made from: the autoencoder's weights, the recording and the names
+    of the sequences in order (so another split, recording or autoencoder never reuses it)."""
+    h = hashlib.sha1()
+    for k, v in sorted(ae.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().float().contiguous().numpy().tobytes())
+    h.update(str(Path(data).resolve()).encode())
+    h.update("\n".join(names).encode())
+    return h.hexdigest()
+
+
+def load_or_encode(ae, episodes, out: Path, device, key: str | None = None) -> list[torch.Tensor]:
+    """Latents of every episode (and branch) in order, cached in OUT/latents.safetensors. With a
+    `key` (latent_key) the cache is used only if it was made from the same inputs."""
     cache = out / "latents.safetensors"
     if cache.is_file():
-        z = load_file(str(cache))
-        if len(z) == len(episodes) and all(z[f"ep{i}"].shape[0] == len(e) for i, e in enumerate(episodes)):
-            return [z[f"ep{i}"] for i in range(len(episodes))]
+        with safe_open(str(cache), "pt") as f:
+            made_from = (f.metadata() or {}).get("key")
+        if key is None or made_from == key:
+            z = load_file(str(cache))
+            if len(z) == len(episodes) and all(z[f"ep{i}"].shape[0] == len(e) for i, e in enumerate(episodes)):
+                return [z[f"ep{i}"] for i in range(len(episodes))]
     latents = encode_episodes(ae.to(device), episodes, device)
-    save_file({f"ep{i}": z.contiguous() for i, z in enumerate(latents)}, str(cache))
+    tmp = cache.with_suffix(".tmp")             # a new file: a hard-linked cache elsewhere stays intact
+    save_file({f"ep{i}": z.contiguous() for i, z in enumerate(latents)}, str(tmp),
+              metadata={"key": key} if key else None)
+    os.replace(tmp, cache)
     return latents
 
 
-def training_sequences(data, episodes, ids, branches: bool = True):
+def training_sequences(data, episodes, ids, use_branches: bool = True):
     """The latent-training sequences of recording `data`: the episodes `ids`, then the
     counterfactual branches of those episodes (worldmodel.data.episodes), as (episodes, min_end)
     where min_end[i] is the first frame a training window of sequence i may end on (a branch's
     windows must end on one of its own frames, not inside the past it shares with its parent)."""
-    branches = load_branches(data, parents=ids) if branches else []
+    branches = load_branches(data, parents=ids) if use_branches else []
     seqs = [episodes[i] for i in ids] + [ep for _, ep in branches]
     return seqs, [0] * len(ids) + [b["past"] for b, _ in branches]
+
+
+def sequence_names(data, ids, use_branches: bool = True) -> list[str]:
+    """The folder names of training_sequences' sequences, in the same order."""
+    meta = read_meta(data)
+    keep = set(int(i) for i in ids)
+    branches = [b["name"] for b in meta.get("branches", []) if b["parent"] in keep] if use_branches else []
+    return [meta["episodes"][i]["name"] for i in ids] + branches
 
 
 def make_optimizer(net, name: str, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
@@ -70,6 +100,8 @@ def make_optimizer(net, name: str, lr: float, weight_decay: float) -> list[torch
         return [torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.99))]
     if name != "muon":
         raise ValueError(f"optimizer must be adamw or muon, got {name!r}")
+    if not hasattr(torch.optim, "Muon"):
+        raise RuntimeError(f"the muon optimizer needs torch >= 2.9 (this is {torch.__version__}); use adamw")
     hidden = [p for n, p in net.named_parameters() if n.startswith("blocks.") and p.ndim == 2]
     ids = {id(p) for p in hidden}
     rest = [p for p in net.parameters() if id(p) not in ids]
@@ -81,21 +113,23 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                    steps: int | None = None, batch_size: int | None = None, seed: int = 0,
                    device: str | None = None, save_every: float = 120.0, progress: bool = True,
                    overrides: dict | None = None, minutes: float | None = None,
-                   init: str | Path | None = None, precision: str = "auto",
-                   evaluate=None, eval_every: float | None = None, branches: bool = True) -> Path:
+                   init: str | Path | None = None, precision: str | None = None,
+                   evaluate=None, eval_every: float | None = None, branches: bool | None = None) -> Path:
     """Returns the run folder, which is a world checkpoint.
 
     minutes: a budget of training time (evaluations excluded) over the whole run, kept across
     resumes: after 50 steps the total step count is set to what fits (the LR schedule follows).
     init: a world checkpoint with the same network shape to start from (fine-tuning).
-    precision: "auto" (bf16 autocast where it is faster: CUDA, and CPUs with native bf16), "bf16", "fp32".
+    precision: "auto" (bf16 autocast where it is faster: CUDA, and CPUs with native bf16), "bf16",
+    "fp32"; None = "auto", or what a resumed run began with.
     evaluate(world_config, denoiser, autoencoder) -> dict: called on the EMA network every `eval_every`
     minutes of training and at the end; its numbers go into log.jsonl (event "eval") with the
     step and the training minutes so far, the learning curve of the run.
     overrides: preset fields to change, plus "diffusion" and "model" dicts of DiffusionConfig /
     DynamicsConfig fields and "optimizer" ("adamw" or "muon"). A resumed run keeps the settings
     it began with unless they are given again. branches: also train on the recording's
-    counterfactual branches of the training episodes (if it has any)."""
+    counterfactual branches of the training episodes (if it has any; None = True, or what a
+    resumed run began with)."""
     from worldmodel.world import save_world, world_config  # run folders are world checkpoints
     if preset not in PRESETS:
         raise ValueError(f"unknown dynamics preset {preset!r}; choose from {sorted(PRESETS)}")
@@ -105,15 +139,32 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     diffusion = overrides.pop("diffusion", None)  # a dict of DiffusionConfig fields to change
     model_over = overrides.pop("model", None)     # a dict of DynamicsConfig fields to change
     optimizer = overrides.pop("optimizer", None)
+    # A resumed run keeps every setting it began with; given again, lr and loss settings may
+    # change (a deliberate schedule change), while the seed (the train/held-out split), the
+    # network and the optimizer may not.
     resuming = (out / "train_state.json").is_file()
     state0 = json.loads((out / "train_state.json").read_text()) if resuming else {}
     saved = state0.get("settings", {})
+    if resuming:
+        for name, given, before in (("seed", seed, saved.get("seed", seed)),
+                                    ("network (--model)", {**saved.get("model", {}), **(model_over or {})},
+                                     saved.get("model", {})),
+                                    ("optimizer", optimizer or saved.get("optimizer", "adamw"),
+                                     saved.get("optimizer", "adamw")),
+                                    ("branches", branches if branches is not None else saved.get("branches", True),
+                                     saved.get("branches", True))):
+            if given != before:
+                raise ValueError(f"{out} was started with {name} {before!r}, not {given!r}; resume it with the "
+                                 "same setting or train into a new --out folder")
     if saved and "lr" not in overrides:
         overrides["lr"] = saved["lr"]
-    if saved and not diffusion:
+    if saved:
         tc = replace(tc, diffusion=DiffusionConfig(**saved["diffusion"]))
-    model_over = model_over if model_over else saved.get("model", {})
+        batch_size = batch_size if batch_size is not None else saved.get("batch_size")
+    model_over = {**saved.get("model", {}), **(model_over or {})}
     optimizer = optimizer or saved.get("optimizer", "adamw")
+    branches = branches if branches is not None else saved.get("branches", True)
+    precision = precision or saved.get("precision", "auto")
     init = str(init) if init is not None else saved.get("init")
     tc = replace(tc, steps=tc.steps if steps is None else steps,
                  batch_size=tc.batch_size if batch_size is None else batch_size, **overrides)
@@ -134,10 +185,15 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     bf16 = use_bf16(acc.device, precision)
     train_ids, _ = split_episodes(len(episodes), seed=seed)
     seqs, min_end = training_sequences(data, episodes, train_ids, branches)
-    latents = load_or_encode(ae, seqs, out, acc.device)
+    latents = load_or_encode(ae, seqs, out, acc.device, latent_key(ae, data, sequence_names(data, train_ids, branches)))
+
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
                         latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1], **model_over)
     clips = LatentClips(latents, seqs, list(range(len(seqs))), model_cfg.context + 1, min_end=min_end)
+    branch_windows = int((clips.index[:, 0] >= len(train_ids)).sum())
+    if len(seqs) > len(train_ids) and branch_windows == 0:
+        raise ValueError(f"the branches of {data} hold no training window of {model_cfg.context + 1} frames that ends "
+                         f"on a branch frame: record them with --branch-past >= {model_cfg.context}")
 
     torch.manual_seed(seed)
     denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
@@ -154,6 +210,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                                                        "init": init,
                                                        "train_episodes": len(train_ids),
                                                        "train_branches": len(seqs) - len(train_ids),
+                                                       "train_branch_windows": branch_windows,
                                                        "train_frames": clips.frames}})
     log = JsonlLog(out / "log.jsonl")
     start = 0
@@ -162,7 +219,9 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     if resuming:  # after a kill
         start, saved_total = load_resumable(out, denoiser.net, ema, opts)
         trained_s = float(state0.get("train_seconds", 0.0))
-        total = total if steps is not None else saved_total  # an explicit --steps wins
+        # an explicit --steps that differs from the run's request wins; the same request keeps the
+        # total the time budget had set
+        total = saved_total if steps is None or steps == state0.get("requested", steps) else total
         log.write(event="resume", step=start, train_seconds=round(trained_s, 1))
         if progress:
             tqdm.write(f"resuming {out} from step {start} of {total} ({trained_s / 60:.1f} training minutes so far)")
@@ -183,9 +242,10 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
         config["train"]["steps"] = total
         # fp16 like the shipped files, so the final evaluation measures exactly what ships
         save_world(out, {**config, "trained_steps": step}, ae, ema_denoiser(), half=True)
-        save_resumable(out, net, ema, opts, step, total, train_seconds=trained_s,
-                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion), "init": init,
-                                 "model": model_over, "optimizer": optimizer})
+        save_resumable(out, net, ema, opts, step, total, train_seconds=trained_s, requested=tc.steps,
+                       settings={"lr": tc.lr, "diffusion": asdict(tc.diffusion), "init": init, "seed": seed,
+                                 "model": model_over, "optimizer": optimizer, "branches": branches,
+                                 "precision": precision, "batch_size": tc.batch_size})
         _write_start_image(out, episodes, seed)
 
     def run_eval(step: int):
@@ -196,7 +256,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
 
     eval_s = 60.0 * eval_every if (evaluate is not None and eval_every) else None
     next_eval = (trained_s // eval_s + 1) * eval_s if eval_s else None
-    if eval_s and not resuming:
+    if eval_s and not resuming and acc.is_main_process:
         run_eval(0)
     bar = tqdm(total=total, initial=start, desc=f"dynamics ({n_params / 1e6:.1f}M params)",
                disable=not progress or not acc.is_main_process)
@@ -233,10 +293,12 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
         step += 1
         bar.update(1)
         if time.time() - last_save > save_every and acc.is_main_process:
-            save(step)
+            trained_s += time.time() - t_step
+            t_step = time.time()
+            save(step)                      # (the save's own time counts from here on)
             last_save = time.time()
         trained_s += time.time() - t_step
-        if next_eval is not None and trained_s >= next_eval and step < total:
+        if next_eval is not None and trained_s >= next_eval and step < total and acc.is_main_process:
             run_eval(step)
             next_eval += eval_s
     bar.close()
@@ -302,7 +364,7 @@ def _optimizer_files(out: Path, opts) -> list[Path]:
 
 
 def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, settings: dict | None = None,
-                   train_seconds: float = 0.0) -> None:
+                   train_seconds: float = 0.0, requested: int | None = None) -> None:
     """Raw weights, EMA, optimizer(s), step and the run's settings: what a killed run needs to go on."""
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
               str(out / "dynamics_raw.safetensors"))
@@ -310,7 +372,8 @@ def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, setting
     for o, f in zip(opt if isinstance(opt, (list, tuple)) else [opt], _optimizer_files(out, opt)):
         save_optimizer(o, f)
     (out / "train_state.json").write_text(json.dumps({"step": step, "total": total, "settings": settings or {},
-                                                      "train_seconds": round(train_seconds, 1)}))
+                                                      "train_seconds": round(train_seconds, 1),
+                                                      "requested": requested if requested is not None else total}))
 
 
 def load_resumable(out: Path, net, ema: EMA, opt) -> tuple[int, int]:

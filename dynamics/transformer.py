@@ -40,10 +40,13 @@ class DynamicsConfig:
     context: int = 4        # past frames each frame attends to (the KV-cache window W)
     mlp_ratio: float = 4.0
     prev_frame: bool = True # also feed each token the previous frame's patch at the same place
+    conv_width: int = 0     # > 0: residual 3x3-conv stem and head of this width around the blocks
 
     def __post_init__(self):
         if self.latent_size % self.patch:
             raise ValueError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
+        if self.conv_width < 0:
+            raise ValueError(f"conv_width must be >= 0 (0 = no conv stem/head), got {self.conv_width}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ValueError(f"dim {self.dim} must split into {self.heads} heads of even width")
 
@@ -162,6 +165,21 @@ def fourier_embedding(c_noise: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([ang.cos(), ang.sin()], dim=-1)
 
 
+def _conv_residual(channels: int, width: int) -> nn.Sequential:
+    net = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.GELU(approximate="tanh"),
+                        nn.Conv2d(width, width, 3, padding=1), nn.GELU(approximate="tanh"),
+                        nn.Conv2d(width, channels, 3, padding=1))
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+def _per_frame_conv(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Apply a 2-D conv net to every frame of x (b, t, c, h, w)."""
+    b = x.shape[0]
+    return rearrange(net(rearrange(x, "b t c h w -> (b t) c h w")), "(b t) c h w -> b t c h w", b=b)
+
+
 class DynamicsTransformer(nn.Module):
     def __init__(self, config: DynamicsConfig):
         super().__init__()
@@ -180,6 +198,11 @@ class DynamicsTransformer(nn.Module):
             self.prev_gate = nn.Linear(d, pp)
             nn.init.zeros_(self.prev_gate.weight)
             nn.init.zeros_(self.prev_gate.bias)
+        if cfg.conv_width:
+            # Local processing at the latent resolution, per frame, around the patch transformer:
+            # translations (turning, walking) and fine detail are local, convolutions' strength.
+            # Residual, the last layer of each zero-initialised, so the network starts as without.
+            self.stem, self.head = (_conv_residual(cfg.latent_channels, cfg.conv_width) for _ in range(2))
         self.pos_emb = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
         self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.action_mlp = nn.Sequential(nn.Linear(cfg.action_dim, d), nn.SiLU(), nn.Linear(d, d))
@@ -207,6 +230,8 @@ class DynamicsTransformer(nn.Module):
         cfg = self.config
         b, t = x.shape[:2]
         n, p = cfg.tokens_per_frame, cfg.patch
+        if cfg.conv_width:
+            x = x + _per_frame_conv(self.stem, x)
         tokens = rearrange(x, "b t c (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)
         hdim = cfg.latent_size // p
         h = self.patch_in(tokens) + self.pos_emb.repeat(t, 1)                  # (b, t*n, d)
@@ -243,7 +268,10 @@ class DynamicsTransformer(nn.Module):
             if cfg.prev_frame:
                 cache.prev_x, cache.prev_c = x[:, -1:].detach(), c_noise[:, -1:].detach()
             cache.end_commit()
-        return rearrange(out, "b (t h w) (c p q) -> b t c (h p) (w q)", t=t, h=hdim, w=hdim, p=p, q=p)
+        out = rearrange(out, "b (t h w) (c p q) -> b t c (h p) (w q)", t=t, h=hdim, w=hdim, p=p, q=p)
+        if cfg.conv_width:
+            out = out + _per_frame_conv(self.head, out)
+        return out
 
     def _previous(self, x, c_noise, cache):
         """Each input frame's previous frame (already scaled by c_in) and its c_noise: shifted by

@@ -11,7 +11,7 @@
 # DATA: a `worldmodel record --branches ...` folder; AE: an autoencoder run on it; OUT: a folder
 # for the runs (OUT/NAME). Safe to start again after a kill: finished variants (metrics.json) are
 # skipped, a killed one resumes from its last save. Then:
-#   worldmodel curves OUT/*/ --x steps --out curves.png
+#   worldmodel curves OUT/df-branch OUT/df-nobranch ... --x steps --out curves.png
 set -euo pipefail
 DATA=$1 AE=$2 OUT=$3 STEPS=${4:-2900}
 shift $(( $# < 4 ? $# : 4 ))
@@ -23,34 +23,36 @@ declare -A FLAGS=(
   [muon]="--optimizer muon"
   [no-dropout]="--p-uncond 0"                       # the action is never dropped (no CFG)
   [patch4]="--model patch=4"                        # 4x4 latent patches: 16 tokens a frame, ~4x cheaper steps
+  [conv]="--model conv_width=32"                    # a residual conv stem and head around the blocks
 )
 # variants whose steps cost another amount of CPU get the same training minutes instead of steps
-declare -A MINUTES=([patch4]=23)
-ORDER=(df-branch df-nobranch last-clean patch4 pmean-high muon no-dropout)
+declare -A MINUTES=([patch4]=23 [conv]=23)
+ORDER=(df-branch df-nobranch last-clean patch4 pmean-high conv muon no-dropout)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$OUT"
 # one latent cache for every variant that trains on the branches (it is large: 16 KB a frame)
-if [ ! -f "$OUT/cache-branch/latents.safetensors" ]; then
-  python - "$DATA" "$AE" "$OUT/cache-branch" <<'PY'
+# (made here, or checked against its inputs and made again)
+python - "$DATA" "$AE" "$OUT/cache-branch" <<'PY'
 import sys
 from pathlib import Path
 from autoencoder.train import load_autoencoder
-from dynamics.train import load_or_encode, training_sequences
+from dynamics.train import latent_key, load_or_encode, sequence_names, training_sequences
 from worldmodel.data import load_episodes, split_episodes
 data, ae, out = sys.argv[1:]
 _, eps = load_episodes(data)
 train, _ = split_episodes(len(eps), seed=0)
 seqs, _ = training_sequences(data, eps, train)
 Path(out).mkdir(parents=True, exist_ok=True)
-load_or_encode(load_autoencoder(ae), seqs, Path(out), "cpu")
+ae = load_autoencoder(ae)
+load_or_encode(ae, seqs, Path(out), "cpu", latent_key(ae, data, sequence_names(data, train)))
 PY
-fi
 for name in "${ORDER[@]}"; do
+  if [ -z "${FLAGS[$name]+set}" ]; then echo "unknown variant $name; choose from ${!FLAGS[*]}" >&2; exit 2; fi
   run="$OUT/$name"
   if [ -f "$run/metrics.json" ]; then echo "== $name: done"; continue; fi
   mkdir -p "$run"
-  if [ "${FLAGS[$name]}" != "--ignore-branches" ] && [ ! -f "$run/latents.safetensors" ]; then
-    ln "$OUT/cache-branch/latents.safetensors" "$run/latents.safetensors"
+  if [ "${FLAGS[$name]}" != "--ignore-branches" ] && ! [ "$run/latents.safetensors" -ef "$OUT/cache-branch/latents.safetensors" ]; then
+    ln -f "$OUT/cache-branch/latents.safetensors" "$run/latents.safetensors"
   fi
   echo "== $name: ${FLAGS[$name]}  ($(date -u +%H:%M))"
   # shellcheck disable=SC2086

@@ -35,18 +35,19 @@ def main() -> int:
     args = p.parse_args()
     tc = PRESETS[args.preset]
     cfg = replace(tc.model, latent_channels=args.latent[0], latent_size=args.latent[1], action_dim=ACTION_DIM)
-    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)                        # the initial weights (nn.Module init draws from it)
     den = Denoiser(DynamicsTransformer(cfg), tc.diffusion)
     opts = make_optimizer(den.net, args.optimizer, tc.lr, tc.weight_decay)
     dev = torch.device("cpu")
     b, t = args.batch_size, cfg.context + 1
-    x0 = torch.randn(b, t, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
-    acts = torch.rand(b, t, ACTION_DIM)
+    x0 = torch.randn(b, t, cfg.latent_channels, cfg.latent_size, cfg.latent_size, generator=gen)
+    acts = torch.rand(b, t, ACTION_DIM, generator=gen)
     has = torch.ones(b, t, dtype=torch.bool)
 
     def step(bf16: bool):
         with autocast(dev, bf16):
-            loss = diffusion_loss(den, x0, acts, has)
+            loss = diffusion_loss(den, x0, acts, has, generator=gen)
         for o in opts:
             o.zero_grad(set_to_none=True)
         loss.backward()

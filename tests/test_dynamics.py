@@ -82,3 +82,28 @@ def test_motion_weights_follow_the_past_not_the_target():
         changed = x0.clone()
         changed[:, k] = torch.randn(2, 8, 8)
         assert torch.equal(motion_weights(changed, 3.0)[:, :k + 1], w[:, :k + 1]), k
+
+
+def test_conv_stem_and_head_keep_the_cache_exact_and_start_neutral():
+    """The optional convolutional stem/head (DynamicsConfig.conv_width) works per frame, so the
+    KV-cached pass over the newest frame equals the full pass; zero-initialised, it starts as the
+    network without it."""
+    import torch
+    from dynamics import DynamicsConfig, DynamicsTransformer, KVCache
+    base = dict(latent_channels=4, latent_size=8, action_dim=25, dim=32, depth=2, heads=2, context=3)
+    torch.manual_seed(0)
+    x, c, a = torch.randn(2, 4, 4, 8, 8), torch.randn(2, 4), torch.randn(2, 4, 25)
+    m = torch.ones(2, 4, dtype=torch.bool)
+    plain, conv = DynamicsTransformer(DynamicsConfig(**base)), DynamicsTransformer(DynamicsConfig(**base, conv_width=16))
+    for q in plain.parameters():
+        torch.nn.init.normal_(q, std=0.05)
+    conv.load_state_dict(plain.state_dict(), strict=False)       # the same weights, fresh conv layers
+    assert torch.allclose(plain(x, c, a, m, torch.arange(4)), conv(x, c, a, m, torch.arange(4)), atol=1e-6)
+    for q in conv.parameters():
+        torch.nn.init.normal_(q, std=0.05)
+    full = conv(x, c, a, m, torch.arange(4))
+    assert not torch.allclose(full, plain(x, c, a, m, torch.arange(4)), atol=1e-3)
+    cache = KVCache(2, 3)
+    conv(x[:, :3], c[:, :3], a[:, :3], m[:, :3], torch.arange(3), cache=cache, commit=True)
+    last = conv(x[:, 3:], c[:, 3:], a[:, 3:], m[:, 3:], torch.tensor([3]), cache=cache)
+    assert torch.allclose(full[:, 3:], last, atol=1e-5)

@@ -88,6 +88,10 @@ def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
     train, val = split_episodes(len(eps))
     seqs, min_end = training_sequences(data, eps, train)
     assert len(seqs) == len(train) + 2 * 2 * len(train) and min_end[-1] == 5
+    from worldmodel.data import load_branches
+    trained_on = [b for b, _ in load_branches(data, parents=train)]
+    assert trained_on and all(b["parent"] in train for b in trained_on)       # no held-out episode's branch
+    assert all(b["parent"] in val for b, _ in load_branches(data) if b not in trained_on)
     clips = LatentClips([np.zeros((len(s), 1)) for s in seqs], seqs, list(range(len(seqs))), 4, min_end=min_end)
     branch_rows = clips.index[clips.index[:, 0] >= len(train)]
     assert len(branch_rows) == 4 * len(train) * 3 and (branch_rows[:, 1] + 3 >= 5).all()
@@ -104,3 +108,31 @@ def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
     plain = train_dynamics(data, tiny_ae, tmp_path / "plain", "tiny", steps=2, batch_size=4, progress=False,
                            branches=False)
     assert json.loads((plain / "config.json").read_text())["train"]["train_branches"] == 0
+
+
+def test_resume_keeps_settings_budget_and_both_optimizers(recording, tmp_path, tiny_ae):
+    """A killed Muon run resumes with both optimizer states, its settings and its training time;
+    resuming with another seed (another train/held-out split) or network is refused."""
+    import pytest
+    out = tmp_path / "run"
+    train_dynamics(recording, tiny_ae, out, "tiny", steps=4, batch_size=4, progress=False, seed=3,
+                   overrides={"optimizer": "muon", "model": {"conv_width": 8}, "diffusion": {"p_mean": 0.4}},
+                   precision="fp32")
+    assert (out / "optimizer.safetensors").is_file() and (out / "optimizer1.safetensors").is_file()
+    state = json.loads((out / "train_state.json").read_text())
+    assert state["settings"]["seed"] == 3 and state["settings"]["precision"] == "fp32"
+    assert state["train_seconds"] > 0
+    with pytest.raises(ValueError, match="seed"):
+        train_dynamics(recording, tiny_ae, out, "tiny", steps=6, batch_size=4, progress=False, seed=4)
+    with pytest.raises(ValueError, match="network"):
+        train_dynamics(recording, tiny_ae, out, "tiny", steps=6, batch_size=4, progress=False, seed=3,
+                       overrides={"model": {"conv_width": 16}})
+    # a partial override keeps the rest of the saved settings
+    train_dynamics(recording, tiny_ae, out, "tiny", steps=6, progress=False, seed=3,
+                   overrides={"diffusion": {"p_uncond": 0.0}})
+    config = json.loads((out / "config.json").read_text())
+    assert config["dynamics"]["conv_width"] == 8 and config["train"]["optimizer"] == "muon"
+    assert config["diffusion"]["p_mean"] == 0.4 and config["diffusion"]["p_uncond"] == 0.0
+    assert config["train"]["batch_size"] == 4 and config["train"]["precision"] == "fp32"
+    later = json.loads((out / "train_state.json").read_text())
+    assert later["step"] == 6 and later["train_seconds"] >= state["train_seconds"]

@@ -101,9 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probability of dropping a frame's action to the null action (CFG; default 0.15)")
     d.add_argument("--optimizer", choices=("adamw", "muon"), default=None,
                    help="adamw (default) or muon (Muon for the blocks' weight matrices, AdamW for the rest)")
-    d.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
-                   help="auto (default): bf16 autocast where it is faster (a CUDA GPU, or a CPU with native bf16 "
-                        "such as AVX512_BF16), else fp32")
+    d.add_argument("--precision", choices=("auto", "bf16", "fp32"), default=None,
+                   help="auto (default; a resumed run keeps its own): bf16 autocast where it is faster (a CUDA GPU, "
+                        "or a CPU with native bf16 such as AVX512_BF16), else fp32")
     d.add_argument("--eval-every", type=_positive_float, default=None, metavar="MINUTES",
                    help="every MINUTES of training, measure on held-out clips the one-step action gap (also on "
                         "held-out counterfactual branches if the recording has them), PSNR@1 against copy-last and "
@@ -389,9 +389,13 @@ def _model_overrides(items: list[str]) -> dict:
             choices = ", ".join(k for k in types if k not in fixed)
             raise ValueError(f"--model takes FIELD=VALUE with FIELD one of {choices}; got {item!r}")
         kind = str(types[key])
+        if "bool" in kind:
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"--model {key}: expected true or false, got {value!r}")
+            out[key] = value.lower() in ("true", "1")
+            continue
         try:
-            out[key] = (value.lower() in ("1", "true", "yes") if "bool" in kind else
-                        int(value) if "int" in kind else float(value) if "float" in kind else value)
+            out[key] = int(value) if "int" in kind else float(value) if "float" in kind else value
         except ValueError:
             raise ValueError(f"--model {key}: expected a {kind}, got {value!r}") from None
     return out
@@ -413,7 +417,7 @@ def cmd_train_dynamics(args) -> int:
     out = train_dynamics(args.data, args.autoencoder, args.out, args.preset, args.steps, args.batch_size,
                          args.seed, args.device, args.save_every, minutes=args.minutes, init=args.init,
                          overrides=overrides, precision=args.precision, evaluate=evaluate,
-                         eval_every=args.eval_every, branches=not args.ignore_branches)
+                         eval_every=args.eval_every, branches=False if args.ignore_branches else None)
     from .data import load_episodes, split_episodes
     from .evaluate import rollout_metrics
     from .world import World

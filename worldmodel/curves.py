@@ -28,7 +28,10 @@ def read_curves(run: str | Path) -> dict:
             row = json.loads(line)
         except json.JSONDecodeError:          # a line cut short by a kill
             continue
-        if row.get("event") == "eval":
+        if row.get("event") == "resume":      # a killed run went on from its last save: what it
+            evals = [e for e in evals if e["step"] <= row["step"]]      # logged after it is redone
+            loss = [x for x in loss if x[2] < row["step"]]
+        elif row.get("event") == "eval":
             evals.append(row)
         elif "loss" in row and "train_minutes" in row:
             loss.append((row["train_minutes"], row["loss"], row["step"]))
@@ -65,6 +68,8 @@ def plot_curves(runs: list[str | Path], out: str | Path, names: list[str] | None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     names = names or [Path(r).name for r in runs]
+    if len(set(names)) != len(names):                     # e.g. a/world and b/world
+        names = [str(r) for r in runs]
     data = {n: read_curves(r) for n, r in zip(names, runs)}
     fig, grid = plt.subplots(2, 3, figsize=(13, 7), dpi=100)
     axes = grid.ravel()

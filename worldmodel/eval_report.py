@@ -124,7 +124,13 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                                                             pairs, rollouts["random_native"])
         except RuntimeError as e:
             print(f"warning: no counterfactual fidelity: {e}")
-        turns = turn_test(world, env, [episode_seed(seed, i) for i in keep], long_enough, pairs[:16])
+        turns = None
+        try:       # every episode's first start, then their second ones...: 16 starts spread over episodes
+            ranks = [sum(q[0] == p[0] for q in pairs[:i]) for i, p in enumerate(pairs)]
+            spread = [p for _, p in sorted(zip(ranks, pairs))][:16]
+            turns = turn_test(world, env, [episode_seed(seed, i) for i in keep], long_enough, spread, seed=seed)
+        except RuntimeError as e:
+            print(f"warning: no turn test: {e}")
     finally:
         env.close()
     scores = score_rollouts(rollouts, HORIZONS, with_ssim=True)

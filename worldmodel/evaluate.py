@@ -74,7 +74,7 @@ def counterfactual_frames(env, episode_seeds: list[int], episodes: list[Episode]
 
 
 def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], starts, steps: int = 8,
-              actions=("turn left", "turn right")) -> dict | None:
+              actions=("turn left", "turn right"), seed: int = 0, min_psnr: float = 30.0) -> dict | None:
     """Does turning turn? From real frames (the game replayed to each start), the world and the
     real game each take `steps` steps of actions[0] and, separately, of actions[1]. Reports the
     PSNR of the world's frame after each against the real frame after the same turns ("same")
@@ -90,6 +90,9 @@ def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], sta
     frames0 = []
     for e, s in starts:
         frames0.append(replay(env, episode_seeds[e], episodes[e].native[1:s + 1]))
+        if mean_psnr(frames0[-1], episodes[e].frames[s]) < min_psnr:      # see counterfactual_frames
+            raise RuntimeError(f"{env.name} did not replay episode {e} to step {s}; the turn test needs a "
+                               "deterministic game")
         for a in ids:
             replay(env, episode_seeds[e], episodes[e].native[1:s + 1])
             for _ in range(steps):
@@ -97,7 +100,7 @@ def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], sta
             real[a].append(frame)
     gen = {}
     for a in ids:
-        world.reset(frames0, seed=0)
+        world.reset(frames0, seed=seed)
         for _ in range(steps):
             out = world.step([world.action_set[a]] * len(frames0))
         gen[a] = out
@@ -258,6 +261,8 @@ def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: 
     from .world import World
     _, eps = load_episodes(data)
     _, val = split_episodes(len(eps), seed=seed)
+    if not val:
+        raise ValueError(f"{data} has a single episode, so none is held out for --eval-every; record more")
     held = [eps[i] for i in val]
     branches = [({**b, "parent": val.index(b["parent"])}, ep) for b, ep in load_branches(data, parents=val)]
     per_episode = max(1, -(-rollouts // len(held)))

@@ -65,8 +65,8 @@ class EMA:
 
 def bf16_is_fast(device: torch.device) -> bool:
     """Whether bf16 autocast speeds training up on this device: CUDA GPUs with bf16, and CPUs
-    whose oneDNN has native bf16 kernels (AVX512_BF16 or AMX; measured 1.43x faster on this
-    project's 2-core Zen 5). Elsewhere bf16 on a CPU is emulated and slower than fp32."""
+    whose oneDNN has native bf16 kernels (AVX512_BF16 or AMX; measured 1.29x faster on this
+    project's 2-core Zen 5, docs/TRAINING.md). Elsewhere bf16 on a CPU is emulated and slower than fp32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":

@@ -14,8 +14,9 @@ Why branches: in recorded play the past rarely tells what the player did next, a
 data shows the same past followed by two different actions, so a network learns the next frame
 from the past alone and averages over the actions (the blur of a world that ignores its keys).
 A branch replays the game from the same seed and action prefix (ViZDoom and ALE without sticky
-actions are deterministic given both; checked frame by frame while recording) and then plays
-another held action: the same past with several actions and their real outcomes.
+actions are deterministic given both; the recorder checks the replayed frame at the branch point
+against the recorded one) and then plays another held action: the same past with several actions
+and their real outcomes.
 
 npz files are read with allow_pickle=False, so a recording cannot run code either.
 """
@@ -120,15 +121,14 @@ def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.r
     # Branch points leave room for the past before them and need a next step in the episode. They
     # also skip the first frames after a reset, where ViZDoom's weapon-bob smoothing (a renderer
     # state that survives new_episode) can still differ between a play and its replay.
-    first, last = min(cfg.past, len(ep) - 2), len(ep) - 2
-    if cfg.points == 0 or last < max(1, first):
+    first, last = max(1, cfg.past), len(ep) - 2
+    if cfg.points == 0 or last < first:
         return []
-    ats = np.sort(rng.choice(np.arange(max(1, first), last + 1), size=min(cfg.points, last - max(1, first) + 1),
-                             replace=False))
+    ats = np.sort(rng.choice(np.arange(first, last + 1), size=min(cfg.points, last - first + 1), replace=False))
     out = []
     for at in ats.tolist():
         others = [a for a in range(n_act) if a != int(ep.native[at + 1])]
-        for first in rng.choice(others, size=min(cfg.actions, len(others)), replace=False).tolist():
+        for action in rng.choice(others, size=min(cfg.actions, len(others)), replace=False).tolist():
             frame = replay(env, seed, ep.native[1:at + 1])
             if not np.array_equal(frame, ep.frames[at]):
                 raise RuntimeError(f"{env.name} is not deterministic under replay (seed {seed}, step {at}): "
@@ -137,14 +137,14 @@ def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.r
             frames, native = list(ep.frames[p0:at + 1]), list(ep.native[p0:at + 1])
             rewards, dones = list(ep.rewards[p0:at + 1]), list(ep.dones[p0:at + 1])
             for _ in range(cfg.steps):
-                frame, r, d = env.step_native(first)
+                frame, r, d = env.step_native(action)
                 frames.append(frame)
-                native.append(first)
+                native.append(action)
                 rewards.append(r)
                 dones.append(d)
                 if d:
                     break
-            out.append((at, first, _episode(env, frames, native, rewards, dones)))
+            out.append((at, action, _episode(env, frames, native, rewards, dones)))
     return out
 
 
