@@ -41,6 +41,7 @@ class DynamicsConfig:
     mlp_ratio: float = 4.0
     prev_frame: bool = True # also feed each token the previous frame's patch at the same place
     conv_width: int = 0     # > 0: residual 3x3-conv stem and head of this width around the blocks
+    warp: bool = False      # the previous frame reaches each frame warped by its action (see _warp)
 
     def __post_init__(self):
         if self.latent_size % self.patch:
@@ -203,6 +204,14 @@ class DynamicsTransformer(nn.Module):
             # translations (turning, walking) and fine detail are local, convolutions' strength.
             # Residual, the last layer of each zero-initialised, so the network starts as without.
             self.stem, self.head = (_conv_residual(cfg.latent_channels, cfg.conv_width) for _ in range(2))
+        if cfg.warp:
+            if not cfg.prev_frame:
+                raise ValueError("warp needs prev_frame (it warps the previous frame)")
+            # action -> (shift x, shift y, log zoom) of the previous frame; zero-initialised last
+            # layer: the identity warp until training finds what each action does to the view
+            self.warp_mlp = nn.Sequential(nn.Linear(cfg.action_dim, 64), nn.SiLU(), nn.Linear(64, 3))
+            nn.init.zeros_(self.warp_mlp[2].weight)
+            nn.init.zeros_(self.warp_mlp[2].bias)
         self.pos_emb = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
         self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.action_mlp = nn.Sequential(nn.Linear(cfg.action_dim, d), nn.SiLU(), nn.Linear(d, d))
@@ -238,6 +247,8 @@ class DynamicsTransformer(nn.Module):
         cond = self.frame_condition(c_noise, actions, action_mask)             # (b, t, d)
         if cfg.prev_frame:
             prev_x, prev_c = self._previous(x, c_noise, cache)                 # (b, t, c, h, w), (b, t)
+            if cfg.warp:
+                prev_x = self._warp(prev_x, actions, action_mask)
             prev_tok = rearrange(prev_x, "b t c (h p) (w q) -> b (t h w) (c p q)", p=p, q=p)
             h = h + self.prev_in(prev_tok)
             cond = cond + self.prev_noise_mlp(fourier_embedding(prev_c, cfg.dim).to(cond.dtype))
@@ -272,6 +283,23 @@ class DynamicsTransformer(nn.Module):
         if cfg.conv_width:
             out = out + _per_frame_conv(self.head, out)
         return out
+
+    def _warp(self, prev_x, actions, action_mask):
+        """Motion compensation by the action, as video codecs do with motion vectors: each frame's
+        previous frame (b, t, c, h, w), shifted and zoomed by a global affine transform that a
+        small MLP reads from that frame's action (the null action: a zero vector). In a
+        first-person view turning is close to a horizontal shift and walking to a zoom, so the
+        network only has to learn what the warp leaves over. Bilinear, borders repeated."""
+        b, t, c, h, w = prev_x.shape
+        a = (actions * action_mask[..., None].to(actions.dtype)).float()
+        tx, ty, zoom = self.warp_mlp(a).float().unbind(-1)                     # (b, t) each
+        s = torch.exp(-zoom)                                                   # zoom in: sample a smaller area
+        zero = torch.zeros_like(s)
+        theta = torch.stack([torch.stack([s, zero, tx], -1), torch.stack([zero, s, ty], -1)], -2)  # (b, t, 2, 3)
+        grid = F.affine_grid(theta.reshape(b * t, 2, 3), (b * t, c, h, w), align_corners=False)
+        out = F.grid_sample(prev_x.reshape(b * t, c, h, w).float(), grid, mode="bilinear",
+                            padding_mode="border", align_corners=False)
+        return out.reshape(b, t, c, h, w).to(prev_x.dtype)
 
     def _previous(self, x, c_noise, cache):
         """Each input frame's previous frame (already scaled by c_in) and its c_noise: shifted by

@@ -24,10 +24,11 @@ declare -A FLAGS=(
   [no-dropout]="--p-uncond 0"                       # the action is never dropped (no CFG)
   [patch4]="--model patch=4"                        # 4x4 latent patches: 16 tokens a frame, ~4x cheaper steps
   [conv]="--model conv_width=32"                    # a residual conv stem and head around the blocks
+  [warp]="--model warp=true"                        # the previous frame warped by the action (motion compensation)
 )
 # variants whose steps cost another amount of CPU get the same training minutes instead of steps
 declare -A MINUTES=([patch4]=23 [conv]=23)
-ORDER=(df-branch df-nobranch last-clean patch4 pmean-high conv muon no-dropout)
+ORDER=(df-branch df-nobranch last-clean patch4 pmean-high warp conv muon no-dropout)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$OUT"
 # one latent cache for every variant that trains on the branches (it is large: 16 KB a frame)

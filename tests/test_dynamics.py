@@ -107,3 +107,32 @@ def test_conv_stem_and_head_keep_the_cache_exact_and_start_neutral():
     conv(x[:, :3], c[:, :3], a[:, :3], m[:, :3], torch.arange(3), cache=cache, commit=True)
     last = conv(x[:, 3:], c[:, 3:], a[:, 3:], m[:, 3:], torch.tensor([3]), cache=cache)
     assert torch.allclose(full[:, 3:], last, atol=1e-5)
+
+
+def test_action_warp_starts_as_identity_and_keeps_the_cache_exact():
+    """DynamicsConfig.warp: the previous frame, shifted/zoomed by a transform read from the action,
+    is the identity at initialisation, moves the picture once trained weights say so, and stays
+    exact under the KV cache (it reads only the frame's own action and the previous frame)."""
+    import torch
+    from dynamics import DynamicsConfig, DynamicsTransformer, KVCache
+    base = dict(latent_channels=4, latent_size=8, action_dim=25, dim=32, depth=2, heads=2, context=3)
+    torch.manual_seed(0)
+    x, c, a = torch.randn(2, 4, 4, 8, 8), torch.randn(2, 4), torch.randn(2, 4, 25)
+    m = torch.ones(2, 4, dtype=torch.bool)
+    plain, warped = DynamicsTransformer(DynamicsConfig(**base)), DynamicsTransformer(DynamicsConfig(**base, warp=True))
+    for q in plain.parameters():
+        torch.nn.init.normal_(q, std=0.05)
+    warped.load_state_dict(plain.state_dict(), strict=False)
+    assert torch.allclose(plain(x, c, a, m, torch.arange(4)), warped(x, c, a, m, torch.arange(4)), atol=1e-5)
+    # a pure horizontal shift of one latent column (2/8 of the [-1, 1] grid): the previous frame moves
+    with torch.no_grad():
+        warped.warp_mlp[2].bias.copy_(torch.tensor([0.25, 0.0, 0.0]))
+    shifted = warped._warp(x, torch.zeros_like(a), m)
+    assert torch.allclose(shifted[..., :, :-1], x[..., :, 1:], atol=1e-5)
+    for q in warped.parameters():
+        torch.nn.init.normal_(q, std=0.05)
+    full = warped(x, c, a, m, torch.arange(4))
+    cache = KVCache(2, 3)
+    warped(x[:, :3], c[:, :3], a[:, :3], m[:, :3], torch.arange(3), cache=cache, commit=True)
+    last = warped(x[:, 3:], c[:, 3:], a[:, 3:], m[:, 3:], torch.tensor([3]), cache=cache)
+    assert torch.allclose(full[:, 3:], last, atol=1e-5)
