@@ -103,14 +103,16 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
 
 
 def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, device: str | None = None,
-                  save_every: float = 120.0, progress: bool = True, source: str | None = None) -> Path:
+                  save_every: float = 120.0, progress: bool = True, source: str | None = None,
+                  precision: str = "auto") -> Path:
     """Train a student of the world at `teacher_path` on the latent clips of the recording `data`.
     `data` None = the recording the teacher was trained on, if it is still there.
     OUT becomes a world checkpoint (the student), with the teacher copied into OUT/teacher so the
     slow path travels with it. Resumes if OUT holds a killed run. `source` names the teacher in
-    the student's config (default: its path)."""
+    the student's config (default: its path). precision: "auto" (bf16 autocast where it is faster,
+    as in train_dynamics; the same network), "bf16" or "fp32"."""
     from worldmodel.data import load_episodes, split_episodes
-    from worldmodel.training import EMA, JsonlLog, lr_at
+    from worldmodel.training import EMA, JsonlLog, autocast, lr_at, use_bf16
     from worldmodel.world import load_world_parts, save_world, teacher_dir
     from .train import LatentClips, latent_key, load_or_encode, load_resumable, save_resumable
 
@@ -128,6 +130,7 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
         raise ValueError(f"the teacher works at {ae.config.image_size}px but {data} holds {episodes[0].frames.shape[1]}px frames")
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    bf16 = use_bf16(dev, precision)
     train_ids, _ = split_episodes(len(episodes), seed=seed)
     names = [e["name"] for e in meta["episodes"]]
     clips = LatentClips(load_or_encode(ae, episodes, out, dev, latent_key(ae, data, names)), episodes, train_ids,
@@ -150,7 +153,7 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
         log.write(event="resume", step=start)
     gen = torch.Generator(dev).manual_seed(seed * 1000 + start)
     rng = np.random.default_rng(seed * 1000 + start)
-    log.write(event="start", windows=len(clips), **asdict(cfg))
+    log.write(event="start", windows=len(clips), precision="bf16" if bf16 else "fp32", **asdict(cfg))
 
     def save(step: int):
         shadow = copy.deepcopy(student.net)
@@ -167,7 +170,8 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
         for g in opt.param_groups:
             g["lr"] = lr_at(step, total, cfg.lr, warmup=min(100, total // 10))
         x0, a, m = clips.sample(rng, cfg.batch_size, dev)
-        loss = distill_loss(student, teacher, x0, a, m, cfg, segment=step % cfg.student_steps, generator=gen)
+        with autocast(dev, bf16):
+            loss = distill_loss(student, teacher, x0, a, m, cfg, segment=step % cfg.student_steps, generator=gen)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)

@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--seed", type=int, default=0, help="seed of the split and the batches (default 0)")
     ds.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     ds.add_argument("--save-every", type=float, default=120.0, help="seconds between resumable saves (default 120)")
+    ds.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="auto (default): bf16 autocast where it is faster (a CUDA GPU, or a CPU with native bf16), "
+                         "else fp32")
     ds.add_argument("--eval-starts", type=int, default=4, help="rollout starts per held-out episode in the final comparison")
     ds.set_defaults(func=cmd_distill)
 
@@ -449,7 +452,7 @@ def cmd_distill(args) -> int:
     cfg = DistillConfig(student_steps=args.steps, teacher_steps=args.teacher_steps, guidance=args.guidance,
                         steps=args.train_steps, batch_size=args.batch_size, lr=args.lr)
     out = distill_world(teacher, args.data, args.out, cfg, seed=args.seed, device=args.device,
-                        save_every=args.save_every, source=args.teacher)
+                        save_every=args.save_every, source=args.teacher, precision=args.precision)
     data = json.loads((Path(out) / "config.json").read_text())["distilled"]["data"]  # the recording it used
     from .data import load_episodes, split_episodes
     from .evaluate import rollout_metrics
