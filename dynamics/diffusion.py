@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .transformer import DynamicsTransformer
 
@@ -28,6 +29,7 @@ class DiffusionConfig:
     p_clean_context: float = 0.5 # clips whose past frames get only context-level noise
     loss_frames: str = "all"     # "all" (Diffusion Forcing) or "last": only the predicted frame
     motion_weight: float = 0.0   # > 0: up-weight latent positions where the past frames moved
+    warp_weight: float = 1.0     # networks with an action warp: weight of its motion-compensation loss
 
     def __post_init__(self):
         if self.loss_frames not in ("all", "last"):
@@ -36,6 +38,8 @@ class DiffusionConfig:
             raise ValueError(f"p_clean_context must be in [0, 1], got {self.p_clean_context}")
         if not 0 <= self.p_uncond <= 1:
             raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond}")
+        if not self.warp_weight >= 0:
+            raise ValueError(f"warp_weight must be >= 0, got {self.warp_weight}")
         if not self.motion_weight >= 0:
             raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
 
@@ -86,9 +90,28 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     if cfg.motion_weight > 0:
         per_pos = per_pos * motion_weights(x0.float(), cfg.motion_weight)
     per_frame = per_pos.mean(dim=(2, 3))                                         # (b, t)
-    if cfg.loss_frames == "last":
-        return (weight * per_frame)[:, -1].mean()
-    return (weight * per_frame).mean()
+    loss = (weight * per_frame)[:, -1].mean() if cfg.loss_frames == "last" else (weight * per_frame).mean()
+    net = getattr(denoiser, "net", None)
+    if net is not None and net.config.warp and cfg.warp_weight > 0:
+        loss = loss + cfg.warp_weight * warp_loss(net, x0, actions, mask)
+    return loss
+
+
+def warp_loss(net, x0, actions, mask) -> torch.Tensor:
+    """Motion compensation learned by regression: the clean previous frame warped by each frame's
+    action (DynamicsTransformer._warp) should match that frame. The diffusion loss reaches the
+    warp only through the network's use of the previous frame, a weak and noisy signal; this
+    one tells the warp directly what each action does to the view, so the previous-frame path
+    carries a frame already moved by the action. Coarse to fine (the frames average-pooled 4x, 2x,
+    then at full size): bilinear sampling has a gradient only towards the neighbouring latent
+    cells, so a shift of several cells is found on the pooled frames first."""
+    b, t = x0.shape[:2]
+    loss = 0.0
+    for s in (4, 2, 1):
+        xs = x0 if s == 1 else F.avg_pool2d(x0.flatten(0, 1).float(), s).unflatten(0, (b, t))
+        warped = net._warp(xs[:, :-1], actions[:, 1:], mask[:, 1:])          # (b, t-1, c, h/s, w/s)
+        loss = loss + (warped.float() - xs[:, 1:].float()).pow(2).mean()
+    return loss / 3
 
 
 def motion_weights(x0: torch.Tensor, strength: float) -> torch.Tensor:
