@@ -75,9 +75,13 @@ def play_episode(env: Env, steps: int, policy: str, rng: np.random.Generator, se
                  stick: float = 0.8) -> Episode:
     """Run one episode of at most `steps` actions; frame 0 is the reset frame."""
     actions = policy_actions(rng, len(env.action_set), policy, stick)
-    frames = [env.reset(seed)]
-    native, rewards, dones = [-1], [0.0], [False]
-    for _, a in zip(range(steps), actions):
+    return _play(env, [env.reset(seed)], [-1], [0.0], [False], (a for _, a in zip(range(steps), actions)))
+
+
+def _play(env: Env, frames: list, native: list, rewards: list, dones: list, actions) -> Episode:
+    """Step `actions` (native ids) after the given start of an episode, until they run out or
+    the game ends; the Episode of it all."""
+    for a in actions:
         frame, r, d = env.step_native(a)
         frames.append(frame)
         native.append(a)
@@ -134,17 +138,8 @@ def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.r
                 raise RuntimeError(f"{env.name} is not deterministic under replay (seed {seed}, step {at}): "
                                    "counterfactual branches need a game that replays exactly")
             p0 = max(0, at - cfg.past + 1)
-            frames, native = list(ep.frames[p0:at + 1]), list(ep.native[p0:at + 1])
-            rewards, dones = list(ep.rewards[p0:at + 1]), list(ep.dones[p0:at + 1])
-            for _ in range(cfg.steps):
-                frame, r, d = env.step_native(action)
-                frames.append(frame)
-                native.append(action)
-                rewards.append(r)
-                dones.append(d)
-                if d:
-                    break
-            out.append((at, action, _episode(env, frames, native, rewards, dones)))
+            past = [list(x[p0:at + 1]) for x in (ep.frames, ep.native, ep.rewards, ep.dones)]
+            out.append((at, action, _play(env, *past, [action] * cfg.steps)))
     return out
 
 
