@@ -101,7 +101,7 @@ def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
     assert json.loads((out / "config.json").read_text())["train"]["train_branches"] == 4 * len(train)
     evals = [json.loads(x) for x in (out / "log.jsonl").read_text().splitlines() if '"eval"' in x]
     assert [e["step"] for e in evals] == [0, 6]                   # at the start and at the end
-    for key in ("gap_pct", "branch_gap_pct", "psnr1", "copy_last1", "dpsnr4", "train_minutes"):
+    for key in ("gap_pct", "branch_gap_pct", "psnr1", "copy_last1", "dpsnr4", "sharpness4", "train_minutes"):
         assert key in evals[-1], key
     assert main(["curves", str(out), "--out", str(tmp_path / "c.png"), "--x", "steps"]) == 0
     assert (tmp_path / "c.png").stat().st_size > 0

@@ -14,6 +14,7 @@ PANELS = (("gap_pct", "one-step action gap at sigma 1 (%)"),
           ("branch_gap_pct", "action gap on held-out branches, sigma 1 (%)"),
           ("psnr1_minus_copy", "PSNR@1 - copy-last@1 (dB)"),
           ("dpsnr4", "dPSNR@4 (dB)"),
+          ("sharpness4", "sharpness@4 (world / real detail)"),
           ("loss", "training loss"))
 
 
@@ -73,7 +74,6 @@ def plot_curves(runs: list[str | Path], out: str | Path, names: list[str] | None
     data = {n: read_curves(r) for n, r in zip(names, runs)}
     fig, grid = plt.subplots(2, 3, figsize=(13, 7), dpi=100)
     axes = grid.ravel()
-    axes[-1].axis("off")
     for ax, (key, title) in zip(axes, PANELS):
         for name, c in data.items():
             if key == "loss":

@@ -254,8 +254,8 @@ def denoising_gap(world, frames, acts, has, acts_other, has_other, sigmas=(0.3, 
 def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: int = 128):
     """The cheap learning-curve measures of a dynamics run (`train-dynamics --eval-every`), on the
     held-out episodes of recording `data`: the one-step action gap, the same gap on held-out
-    counterfactual branches where the recording has them, PSNR@1 against copy-last@1 and dPSNR@4
-    from `rollouts` short rollouts (2 Euler steps, guidance 1). Returns evaluate(config,
+    counterfactual branches where the recording has them, PSNR@1 against copy-last@1, dPSNR@4 and
+    sharpness@4 from `rollouts` short rollouts (2 Euler steps, guidance 1). Returns evaluate(config,
     denoiser) -> dict for train_dynamics."""
     from .data import load_branches, load_episodes, split_episodes
     from .world import World
@@ -273,7 +273,8 @@ def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: 
         r = rollout_metrics(world, held, horizons=(1, 4), per_episode=per_episode, seed=seed)
         out = {"gap_pct": {s: round(v["gap_pct"], 3) for s, v in gap.items()},
                "psnr1": round(r["psnr"]["1"], 3), "copy_last1": round(r["psnr_copy_last"]["1"], 3),
-               "psnr4": round(r["psnr"]["4"], 3), "dpsnr4": round(r["dpsnr"]["4"], 3), "rollouts": r["rollouts"]}
+               "psnr4": round(r["psnr"]["4"], 3), "dpsnr4": round(r["dpsnr"]["4"], 3), "rollouts": r["rollouts"],
+               "sharpness4": round(r["sharpness"]["4"], 3)}
         bg = branch_gap(world, held, branches, clips=clips, seed=seed) if branches else None
         if bg is not None:
             out["branch_gap_pct"] = {s: round(v["gap_pct"], 3) for s, v in bg.items()}
