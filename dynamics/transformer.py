@@ -42,10 +42,13 @@ class DynamicsConfig:
     prev_frame: bool = True # also feed each token the previous frame's patch at the same place
     conv_width: int = 0     # > 0: residual 3x3-conv stem and head of this width around the blocks
     warp: bool = False      # the previous frame reaches each frame warped by its action (see _warp)
+    warp_grid: int = 4      # the warp's flow field: a warp_grid x warp_grid grid of displacements
 
     def __post_init__(self):
         if self.latent_size % self.patch:
             raise ValueError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
+        if self.warp_grid < 1:
+            raise ValueError(f"warp_grid must be >= 1, got {self.warp_grid}")
         if self.conv_width < 0:
             raise ValueError(f"conv_width must be >= 0 (0 = no conv stem/head), got {self.conv_width}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
@@ -207,9 +210,11 @@ class DynamicsTransformer(nn.Module):
         if cfg.warp:
             if not cfg.prev_frame:
                 raise ValueError("warp needs prev_frame (it warps the previous frame)")
-            # action -> (shift x, shift y, log zoom) of the previous frame; zero-initialised last
-            # layer: the identity warp until training finds what each action does to the view
-            self.warp_mlp = nn.Sequential(nn.Linear(cfg.action_dim, 64), nn.SiLU(), nn.Linear(64, 3))
+            # action -> a coarse flow field (warp_grid^2 displacements) for the previous frame;
+            # zero-initialised last layer: the identity warp until training finds what each action
+            # does to the view
+            self.warp_mlp = nn.Sequential(nn.Linear(cfg.action_dim, 64), nn.SiLU(),
+                                          nn.Linear(64, 2 * cfg.warp_grid ** 2))
             nn.init.zeros_(self.warp_mlp[2].weight)
             nn.init.zeros_(self.warp_mlp[2].bias)
         self.pos_emb = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
@@ -286,17 +291,19 @@ class DynamicsTransformer(nn.Module):
 
     def _warp(self, prev_x, actions, action_mask):
         """Motion compensation by the action, as video codecs do with motion vectors: each frame's
-        previous frame (b, t, c, h, w), shifted and zoomed by a global affine transform that a
-        small MLP reads from that frame's action (the null action: a zero vector). In a
-        first-person view turning is close to a horizontal shift and walking to a zoom, so the
-        network only has to learn what the warp leaves over. Bilinear, borders repeated."""
+        previous frame (b, t, c, h, w), resampled along a smooth flow field that a small MLP reads
+        from that frame's action (the null action: a zero vector): warp_grid x warp_grid
+        displacements, bilinearly spread over the frame. In a first-person view turning shifts
+        the walls (not the gun) sideways and walking spreads the view outwards, so the network
+        only has to learn what the warp leaves over. Displacements are in the [-1, 1] frame
+        coordinates of grid_sample (2 = the frame's width); borders repeat."""
         b, t, c, h, w = prev_x.shape
+        g = self.config.warp_grid
         a = (actions * action_mask[..., None].to(actions.dtype)).float()
-        tx, ty, zoom = self.warp_mlp(a).float().unbind(-1)                     # (b, t) each
-        s = torch.exp(-zoom)                                                   # zoom in: sample a smaller area
-        zero = torch.zeros_like(s)
-        theta = torch.stack([torch.stack([s, zero, tx], -1), torch.stack([zero, s, ty], -1)], -2)  # (b, t, 2, 3)
-        grid = F.affine_grid(theta.reshape(b * t, 2, 3), (b * t, c, h, w), align_corners=False)
+        flow = self.warp_mlp(a).float().reshape(b * t, 2, g, g)                # (bt, xy, g, g)
+        flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
+        ident = torch.eye(2, 3, device=prev_x.device).expand(b * t, 2, 3)
+        grid = F.affine_grid(ident, (b * t, c, h, w), align_corners=False) + flow   # (bt, h, w, 2)
         out = F.grid_sample(prev_x.reshape(b * t, c, h, w).float(), grid, mode="bilinear",
                             padding_mode="border", align_corners=False)
         return out.reshape(b, t, c, h, w).to(prev_x.dtype)

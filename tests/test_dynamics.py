@@ -125,8 +125,8 @@ def test_action_warp_starts_as_identity_and_keeps_the_cache_exact():
     warped.load_state_dict(plain.state_dict(), strict=False)
     assert torch.allclose(plain(x, c, a, m, torch.arange(4)), warped(x, c, a, m, torch.arange(4)), atol=1e-5)
     # a pure horizontal shift of one latent column (2/8 of the [-1, 1] grid): the previous frame moves
-    with torch.no_grad():
-        warped.warp_mlp[2].bias.copy_(torch.tensor([0.25, 0.0, 0.0]))
+    with torch.no_grad():                                       # flow: x displacements 0.25, y 0
+        warped.warp_mlp[2].bias.copy_(torch.cat([torch.full((16,), 0.25), torch.zeros(16)]))
     shifted = warped._warp(x, torch.zeros_like(a), m)
     assert torch.allclose(shifted[..., :, :-1], x[..., :, 1:], atol=1e-5)
     for q in warped.parameters():
@@ -163,8 +163,8 @@ def test_warp_loss_finds_the_shift_of_each_action():
         opt.zero_grad()
         loss.backward()
         opt.step()
-    with torch.no_grad():
-        shift = {k: net.warp_mlp(torch.from_numpy(env.action_set[k].to_vector()).float())[:2].tolist()
+    with torch.no_grad():                                    # mean x and y displacement of the flow field
+        shift = {k: net.warp_mlp(torch.from_numpy(env.action_set[k].to_vector()).float()).view(2, -1).mean(1).tolist()
                  for k in (1, 2, 3, 4)}                      # up, down, left, right
     assert shift[4][0] > 0.18 and shift[3][0] < -0.18, shift
     assert shift[2][1] > 0.18 and shift[1][1] < -0.18, shift
