@@ -121,7 +121,8 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     resumes: after 50 steps the total step count is set to what fits (the LR schedule follows).
     init: a world checkpoint with the same network shape to start from (fine-tuning).
     precision: "auto" (bf16 autocast where it is faster: CUDA, and CPUs with native bf16), "bf16",
-    "fp32"; None = "auto", or what a resumed run began with.
+    "fp32"; None = the preset's (auto, but fp32 for `tiny`, whose steps bf16 slows down), or what
+    a resumed run began with.
     evaluate(world_config, denoiser, autoencoder) -> dict: called on the EMA network every `eval_every`
     minutes of training and at the end; its numbers go into log.jsonl (event "eval") with the
     step and the training minutes so far, the learning curve of the run.
@@ -164,7 +165,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     model_over = {**saved.get("model", {}), **(model_over or {})}
     optimizer = optimizer or saved.get("optimizer", "adamw")
     branches = branches if branches is not None else saved.get("branches", True)
-    precision = precision or saved.get("precision", "auto")
+    precision = precision or saved.get("precision") or tc.precision
     init = str(init) if init is not None else saved.get("init")
     tc = replace(tc, steps=tc.steps if steps is None else steps,
                  batch_size=tc.batch_size if batch_size is None else batch_size, **overrides)

@@ -15,7 +15,7 @@ PANELS = (("gap_pct", "one-step action gap at sigma 1 (%)"),
           ("psnr1_minus_copy", "PSNR@1 - copy-last@1 (dB)"),
           ("dpsnr4", "dPSNR@4 (dB)"),
           ("sharpness4", "sharpness@4 (world / real detail)"),
-          ("loss", "training loss"))
+          ("loss", "training loss (with any warp loss)"))
 
 
 def read_curves(run: str | Path) -> dict:
@@ -75,19 +75,20 @@ def plot_curves(runs: list[str | Path], out: str | Path, names: list[str] | None
     fig, grid = plt.subplots(2, 3, figsize=(13, 7), dpi=100)
     axes = grid.ravel()
     for ax, (key, title) in zip(axes, PANELS):
-        for name, c in data.items():
+        for i, (name, c) in enumerate(data.items()):
+            color = f"C{i % 10}"                  # one colour per run in every panel
             if key == "loss":
                 pts = c["loss"]
                 if pts:                       # a running mean: single-batch losses are noisy
                     k = min(10, len(pts))
                     xs = [(m if x == "minutes" else st) for m, _, st in pts][k - 1:]
                     ys = [sum(v for _, v, _ in pts[i - k + 1:i + 1]) / k for i in range(k - 1, len(pts))]
-                    ax.plot(xs, ys, label=name, lw=1)
+                    ax.plot(xs, ys, label=name, lw=1, color=color)
                 continue
             pts = [(e["train_minutes"] if x == "minutes" else e["step"], _value(e, key))
                    for e in c["eval"] if _value(e, key) is not None]
             if pts:
-                ax.plot(*zip(*pts), marker="o", ms=3, label=name)
+                ax.plot(*zip(*pts), marker="o", ms=3, label=name, color=color)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("training minutes (this machine)" if x == "minutes" else "training steps")
         ax.grid(alpha=0.3)
