@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from autoencoder import frames_to_tensor
 from autoencoder.train import load_autoencoder
 from worldmodel.checkpoint import CheckpointError
-from worldmodel.data import load_branches, load_episodes, read_meta, split_episodes, window_index
+from worldmodel.data import load_branches, load_episodes, split_episodes, window_index
 from worldmodel.training import EMA, JsonlLog, autocast, load_optimizer, lr_at, save_optimizer, use_bf16
 
 from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
@@ -73,22 +73,16 @@ def load_or_encode(ae, episodes, out: Path, device, key: str | None = None) -> l
     return latents
 
 
-def training_sequences(data, episodes, ids, use_branches: bool = True):
-    """The latent-training sequences of recording `data`: the episodes `ids`, then the
-    counterfactual branches of those episodes (worldmodel.data.episodes), as (episodes, min_end)
-    where min_end[i] is the first frame a training window of sequence i may end on (a branch's
-    windows must end on one of its own frames, not inside the past it shares with its parent)."""
+def training_sequences(data, meta, episodes, ids, use_branches: bool = True):
+    """The latent-training sequences of recording `data` (its meta.json `meta`): the episodes
+    `ids`, then the counterfactual branches of those episodes (worldmodel.data.episodes), as
+    (episodes, min_end, names): min_end[i] is the first frame a training window of sequence i may
+    end on (a branch's windows must end on one of its own frames, not inside the past it shares
+    with its parent); names are the sequences' folder names (what latent_key hashes)."""
     branches = load_branches(data, parents=ids) if use_branches else []
     seqs = [episodes[i] for i in ids] + [ep for _, ep in branches]
-    return seqs, [0] * len(ids) + [b["past"] for b, _ in branches]
-
-
-def sequence_names(data, ids, use_branches: bool = True) -> list[str]:
-    """The folder names of training_sequences' sequences, in the same order."""
-    meta = read_meta(data)
-    keep = set(int(i) for i in ids)
-    branches = [b["name"] for b in meta.get("branches", []) if b["parent"] in keep] if use_branches else []
-    return [meta["episodes"][i]["name"] for i in ids] + branches
+    names = [meta["episodes"][i]["name"] for i in ids] + [b["name"] for b, _ in branches]
+    return seqs, [0] * len(ids) + [b["past"] for b, _ in branches], names
 
 
 def make_optimizer(net, name: str, lr: float, weight_decay: float) -> list[torch.optim.Optimizer]:
@@ -146,25 +140,22 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     resuming = (out / "train_state.json").is_file()
     state0 = json.loads((out / "train_state.json").read_text()) if resuming else {}
     saved = state0.get("settings", {})
+    model_over = {**saved.get("model", {}), **(model_over or {})}
+    optimizer = optimizer or saved.get("optimizer", "adamw")
+    branches = branches if branches is not None else saved.get("branches", True)
     if resuming:
-        for name, given, before in (("seed", seed, saved.get("seed", seed)),
-                                    ("network (--model)", {**saved.get("model", {}), **(model_over or {})},
-                                     saved.get("model", {})),
-                                    ("optimizer", optimizer or saved.get("optimizer", "adamw"),
-                                     saved.get("optimizer", "adamw")),
-                                    ("branches", branches if branches is not None else saved.get("branches", True),
-                                     saved.get("branches", True))):
-            if given != before:
-                raise ValueError(f"{out} was started with {name} {before!r}, not {given!r}; resume it with the "
+        for name, now, before in (("seed", seed, saved.get("seed", seed)),
+                                  ("network (--model)", model_over, saved.get("model", {})),
+                                  ("optimizer", optimizer, saved.get("optimizer", "adamw")),
+                                  ("branches", branches, saved.get("branches", True))):
+            if now != before:
+                raise ValueError(f"{out} was started with {name} {before!r}, not {now!r}; resume it with the "
                                  "same setting or train into a new --out folder")
     if saved and "lr" not in overrides:
         overrides["lr"] = saved["lr"]
     if saved:
         tc = replace(tc, diffusion=DiffusionConfig(**saved["diffusion"]))
         batch_size = batch_size if batch_size is not None else saved.get("batch_size")
-    model_over = {**saved.get("model", {}), **(model_over or {})}
-    optimizer = optimizer or saved.get("optimizer", "adamw")
-    branches = branches if branches is not None else saved.get("branches", True)
     precision = precision or saved.get("precision") or tc.precision
     init = str(init) if init is not None else saved.get("init")
     tc = replace(tc, steps=tc.steps if steps is None else steps,
@@ -185,8 +176,8 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     acc = Accelerator(cpu=not use_cuda)
     bf16 = use_bf16(acc.device, precision)
     train_ids, _ = split_episodes(len(episodes), seed=seed)
-    seqs, min_end = training_sequences(data, episodes, train_ids, branches)
-    latents = load_or_encode(ae, seqs, out, acc.device, latent_key(ae, data, sequence_names(data, train_ids, branches)))
+    seqs, min_end, names = training_sequences(data, meta, episodes, train_ids, branches)
+    latents = load_or_encode(ae, seqs, out, acc.device, latent_key(ae, data, names))
 
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
                         latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1], **model_over)
@@ -263,7 +254,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                disable=not progress or not acc.is_main_process)
     step = start
     last_save = time.time()
-    t_budget = None
+    t_budget = trained_s                          # training seconds when this (re)start began
     while step < total:
         t_step = time.time()
         if minutes is not None and step == start + 50:
@@ -272,8 +263,6 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
             total = min(total, max(step + 1, step + int(left / per_step)))
             bar.total = total
             log.write(event="budget", minutes=minutes, seconds_per_step=per_step, total=total)
-        if step == start:
-            t_budget = trained_s
         lr = lr_at(step, total, tc.lr)
         for opt in opts:
             for g in opt.param_groups:
@@ -359,9 +348,10 @@ def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoe
     net.load_state_dict({k: v.float() for k, v in den.net.state_dict().items()})
 
 
-def _optimizer_files(out: Path, opts) -> list[Path]:
-    opts = opts if isinstance(opts, (list, tuple)) else [opts]
-    return [out / ("optimizer.safetensors" if i == 0 else f"optimizer{i}.safetensors") for i in range(len(opts))]
+def _optimizer_files(out: Path, opt) -> list[tuple]:
+    """(optimizer, its file) for one optimizer or a list of them (Muon + AdamW)."""
+    opts = opt if isinstance(opt, (list, tuple)) else [opt]
+    return [(o, out / ("optimizer.safetensors" if i == 0 else f"optimizer{i}.safetensors")) for i, o in enumerate(opts)]
 
 
 def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, settings: dict | None = None,
@@ -370,7 +360,7 @@ def save_resumable(out: Path, net, ema: EMA, opt, step: int, total: int, setting
     save_file({k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()},
               str(out / "dynamics_raw.safetensors"))
     save_file({k: v.detach().cpu().contiguous() for k, v in ema.shadow.items()}, str(out / "dynamics_ema.safetensors"))
-    for o, f in zip(opt if isinstance(opt, (list, tuple)) else [opt], _optimizer_files(out, opt)):
+    for o, f in _optimizer_files(out, opt):
         save_optimizer(o, f)
     (out / "train_state.json").write_text(json.dumps({"step": step, "total": total, "settings": settings or {},
                                                       "train_seconds": round(train_seconds, 1),
@@ -382,7 +372,7 @@ def load_resumable(out: Path, net, ema: EMA, opt) -> tuple[int, int]:
     state = json.loads((out / "train_state.json").read_text())
     net.load_state_dict(load_file(str(out / "dynamics_raw.safetensors")))
     ema.shadow = load_file(str(out / "dynamics_ema.safetensors"))
-    for o, f in zip(opt if isinstance(opt, (list, tuple)) else [opt], _optimizer_files(out, opt)):
+    for o, f in _optimizer_files(out, opt):
         load_optimizer(o, f)
     return state["step"], state["total"]
 

@@ -37,15 +37,15 @@ python - "$DATA" "$AE" "$OUT/cache-branch" <<'PY'
 import sys
 from pathlib import Path
 from autoencoder.train import load_autoencoder
-from dynamics.train import latent_key, load_or_encode, sequence_names, training_sequences
+from dynamics.train import latent_key, load_or_encode, training_sequences
 from worldmodel.data import load_episodes, split_episodes
 data, ae, out = sys.argv[1:]
-_, eps = load_episodes(data)
+meta, eps = load_episodes(data)
 train, _ = split_episodes(len(eps), seed=0)
-seqs, _ = training_sequences(data, eps, train)
+seqs, _, names = training_sequences(data, meta, eps, train)
 Path(out).mkdir(parents=True, exist_ok=True)
 ae = load_autoencoder(ae)
-load_or_encode(ae, seqs, Path(out), "cpu", latent_key(ae, data, sequence_names(data, train)))
+load_or_encode(ae, seqs, Path(out), "cpu", latent_key(ae, data, names))
 PY
 for name in "${ORDER[@]}"; do
   if [ -z "${FLAGS[$name]+set}" ]; then echo "unknown variant $name; choose from ${!FLAGS[*]}" >&2; exit 2; fi

@@ -81,23 +81,14 @@ def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], sta
     and after the opposite turns ("opposite"), and between the world's two frames. A world that
     follows its keys is closer to the same than to the opposite real frame, for both directions.
     None if the game has no actions of those names (env.action_names)."""
-    from .data.episodes import replay
     names = list(getattr(env, "action_names", []))
     if not all(a in names for a in actions):
         return None
     ids = [names.index(a) for a in actions]
-    real = {a: [] for a in ids}
-    frames0 = []
-    for e, s in starts:
-        frames0.append(replay(env, episode_seeds[e], episodes[e].native[1:s + 1]))
-        if mean_psnr(frames0[-1], episodes[e].frames[s]) < min_psnr:      # see counterfactual_frames
-            raise RuntimeError(f"{env.name} did not replay episode {e} to step {s}; the turn test needs a "
-                               "deterministic game")
-        for a in ids:
-            replay(env, episode_seeds[e], episodes[e].native[1:s + 1])
-            for _ in range(steps):
-                frame, _, _ = env.step_native(a)
-            real[a].append(frame)
+    # the real branches: the game replayed to each start, then the same turn `steps` times
+    real = {a: list(counterfactual_frames(env, episode_seeds, episodes, starts, np.full((len(starts), steps), a),
+                                          min_psnr)[:, -1]) for a in ids}
+    frames0 = [episodes[e].frames[s] for e, s in starts]
     gen = {}
     for a in ids:
         world.reset(frames0, seed=seed)
