@@ -25,9 +25,14 @@ declare -A FLAGS=(
   [patch4]="--model patch=4"                        # 4x4 latent patches: 16 tokens a frame, ~4x cheaper steps
   [conv]="--model conv_width=32"                    # a residual conv stem and head around the blocks
   [warp]="--model warp=true"                        # the previous frame warped by the action (motion compensation)
+  # round 2: the round-1 leader (warp) combined with one other change each
+  [warp-pmean]="--model warp=true --p-mean 0.4"
+  [warp-lastclean]="--model warp=true --loss-frames last --clean-context 1.0"
+  [warp-muon]="--model warp=true --optimizer muon"
+  [warp-conv]="--model warp=true --model conv_width=32"
 )
 # variants whose steps cost another amount of CPU get the same training minutes instead of steps
-declare -A MINUTES=([patch4]=23 [conv]=23)
+declare -A MINUTES=([patch4]=23 [conv]=23 [warp-conv]=23)
 ORDER=(df-branch df-nobranch last-clean patch4 pmean-high warp conv muon no-dropout)
 [ $# -gt 0 ] && ORDER=("$@")
 mkdir -p "$OUT"
