@@ -54,6 +54,26 @@ def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, p
     return out, starts
 
 
+def score_in_real_game(agent_dir, episodes: int, steps: int, seed: int, baselines=("random", "heuristic"),
+                       progress: bool = True) -> dict:
+    """Play a trained agent (and `baselines`) in the real game its world was learned from, write
+    AGENT_DIR/real.json and return it: per agent the mean return and its bootstrap 95% interval."""
+    from worldmodel.checkpoint import load_config
+    agent_dir = Path(agent_dir)
+    agent = load_config(agent_dir)                         # the trained agent knows its game and frame size
+    names = [*baselines, f"trained:{agent_dir}"]
+    env = make_env(agent["env"], size=agent["size"])
+    try:
+        real, _ = real_returns(env, names, episodes, steps, seed=seed, progress=progress)
+    finally:
+        env.close()
+    res = {"env": agent["env"], "episodes": episodes, "steps": steps, "seed": seed,
+           "agents": {n: {"real_return": float(np.mean(v)), "real_ci": list(bootstrap_ci(v)), "returns": v}
+                      for n, v in real.items()}}
+    (agent_dir / "real.json").write_text(json.dumps(res, indent=1) + "\n")
+    return res
+
+
 def _need_heads(world: World) -> None:
     if world.heads is None:
         raise ValueError(f"{world.path} has no reward/episode-end heads, so it gives no returns; "

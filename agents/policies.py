@@ -13,9 +13,15 @@ Each agent sees only the frame (uint8 H x W x 3) and answers a native action ind
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import torch
 
 from worldmodel import Action
+from worldmodel.checkpoint import load_checkpoint
+
+from .networks import PixelPolicy
 
 
 def native_index(action_set: list[Action], keys=(), turn: int = 0, fire: bool = False) -> int:
@@ -131,6 +137,29 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
                 return cls(action_set)
         raise ValueError(f"no hand-written heuristic for {env}; there are: {', '.join(HEURISTICS)}")
     if name.startswith("trained:"):
-        from .train import TrainedAgent
         return TrainedAgent(action_set, name.split(":", 1)[1])
     raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic, trained:DIR")
+
+
+class TrainedAgent(Agent):
+    """A policy trained by `worldmodel agents train`, acting greedily (argmax of its logits)."""
+
+    def __init__(self, action_set, path):
+        super().__init__(action_set)
+        path = Path(path)
+        config, tensors = load_checkpoint(path)
+        if config.get("kind") != "agent":
+            raise ValueError(f"{path} is not a trained agent (config.json kind {config.get('kind')!r})")
+        if config["actions"] != len(action_set):
+            raise ValueError(f"{path} acts in a game with {config['actions']} actions, this one has {len(action_set)}")
+        self.net = PixelPolicy(config["size"], config["actions"])
+        self.net.load_state_dict({k: v.float() for k, v in tensors.items()})
+        self.net.eval()
+        self.name = f"trained:{path}"
+        self.size = config["size"]
+
+    @torch.no_grad()
+    def act(self, frame):
+        if frame.shape[:2] != (self.size, self.size):
+            raise ValueError(f"this agent was trained on {self.size}px frames, got {frame.shape[:2]}")
+        return int(self.net(torch.from_numpy(np.ascontiguousarray(frame))[None]).argmax())

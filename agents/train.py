@@ -9,7 +9,7 @@ Files in --out:
     train_state/          policy + optimizer (Adam moments) + step count, saved every few minutes
                           as a checkpoint (config.json + safetensors); a killed run resumes from it
     config.json           the trained agent: what `trained:DIR` needs to rebuild it
-    model.safetensors     its actor's weights (fp32; the network is `PixelPolicy` below)
+    model.safetensors     its actor's weights (fp32; the network is agents.networks.PixelPolicy)
     train.jsonl           mean world episode return per update
 The policy acts on one frame (no frame stack), like every agent in agents.policies.
 """
@@ -21,40 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn as nn
 
 from worldmodel.checkpoint import load_checkpoint, save_checkpoint
 
-from .policies import Agent
-
-
-class PixelEncoder(nn.Module):
-    """Frames (b, 3, H, W) in [0, 1] -> features (b, 512). The Nature DQN encoder with smaller
-    strides, so that it also works on the 32 px test worlds."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.cnn = nn.Sequential(nn.Conv2d(3, 32, 4, 2), nn.ReLU(), nn.Conv2d(32, 64, 4, 2), nn.ReLU(),
-                                 nn.Conv2d(64, 64, 3, 1), nn.ReLU(), nn.Flatten())
-        with torch.no_grad():
-            n = self.cnn(torch.zeros(1, 3, size, size)).shape[1]
-        self.linear = nn.Sequential(nn.Linear(n, 512), nn.ReLU())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.cnn(x))
-
-
-class PixelPolicy(nn.Module):
-    """The trained actor: encoder -> action logits. Frames (b, H, W, 3) uint8."""
-
-    def __init__(self, size: int, actions: int):
-        super().__init__()
-        self.encoder = PixelEncoder(size)
-        self.action_net = nn.Linear(512, actions)
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        x = frames.permute(0, 3, 1, 2).float() / 255.0                         # (b, 3, H, W) in [0, 1]
-        return self.action_net(self.encoder(x))                                # (b, actions)
+from .networks import PixelEncoder, PixelPolicy
 
 
 def _features_extractor():
@@ -78,30 +48,6 @@ def export_policy(sb3_policy, size: int, actions: int) -> PixelPolicy:
     pre = "pi_features_extractor." if any(k.startswith("pi_features_extractor.") for k in sd) else "features_extractor."
     net.load_state_dict({k: sd[k] if k.startswith("action_net.") else sd[pre + k] for k in net.state_dict()})
     return net
-
-
-class TrainedAgent(Agent):
-    """A policy trained by `worldmodel agents train`, acting greedily (argmax of its logits)."""
-
-    def __init__(self, action_set, path):
-        super().__init__(action_set)
-        path = Path(path)
-        config, tensors = load_checkpoint(path)
-        if config.get("kind") != "agent":
-            raise ValueError(f"{path} is not a trained agent (config.json kind {config.get('kind')!r})")
-        if config["actions"] != len(action_set):
-            raise ValueError(f"{path} acts in a game with {config['actions']} actions, this one has {len(action_set)}")
-        self.net = PixelPolicy(config["size"], config["actions"])
-        self.net.load_state_dict({k: v.float() for k, v in tensors.items()})
-        self.net.eval()
-        self.name = f"trained:{path}"
-        self.size = config["size"]
-
-    @torch.no_grad()
-    def act(self, frame):
-        if frame.shape[:2] != (self.size, self.size):
-            raise ValueError(f"this agent was trained on {self.size}px frames, got {frame.shape[:2]}")
-        return int(self.net(torch.from_numpy(np.ascontiguousarray(frame))[None]).argmax())
 
 
 SHARED = ("pi_features_extractor.", "vf_features_extractor.")

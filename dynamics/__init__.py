@@ -1,6 +1,7 @@
 """Action-conditioned latent diffusion over frames: network (transformer.py), noise
-parameterisation + loss (diffusion.py), samplers (sampler.py), KV cache (cache.py), presets and
-training (presets.py, train.py)."""
+parameterisation + loss (diffusion.py), samplers (sampler.py), KV cache (cache.py), the distillation
+target (distill.py), reward/end heads (heads.py), presets (presets.py). Model code only: the loops
+that train it live in worldmodel/train/."""
 from .cache import KVCache
 from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
 from .presets import PRESETS, DynamicsTrainConfig

@@ -13,20 +13,15 @@ Method (trajectory distillation, guidance folded in):
 - Inputs match play time: past frames are real latents at the context noise level, the current
   frame is a real latent plus noise at level a (pure noise at the first level, as the sampler
   starts), and the teacher sees the past through the KV cache, as when playing.
-The student starts as a copy of the teacher and is an ordinary world checkpoint.
+The student starts as a copy of the teacher and is an ordinary world checkpoint; the loop that
+trains it is worldmodel/train/distill.py.
 """
 from __future__ import annotations
 
-import copy
-import json
-import shutil
-import time
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .cache import KVCache
 from .diffusion import Denoiser
@@ -100,114 +95,3 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     den = student(xs, sigmas, actions, has_action, torch.arange(t))[:, -1]
     weight = (a ** 2 + dc.sigma_data ** 2) / (a * dc.sigma_data) ** 2
     return weight * (den.float() - target.float()).pow(2).mean()
-
-
-def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, device: str | None = None,
-                  save_every: float = 120.0, progress: bool = True, source: str | None = None,
-                  precision: str = "auto") -> Path:
-    """Train a student of the world at `teacher_path` on the latent clips of the recording `data`.
-    `data` None = the recording the teacher was trained on, if it is still there.
-    OUT becomes a world checkpoint (the student), with the teacher copied into OUT/teacher so the
-    slow path travels with it. Resumes if OUT holds a killed run. `source` names the teacher in
-    the student's config (default: its path). precision: "auto" (bf16 autocast where it is faster,
-    as in train_dynamics; the same network), "bf16" or "fp32"."""
-    from worldmodel.data import load_episodes, split_episodes
-    from worldmodel.training import EMA, JsonlLog, autocast, lr_at, use_bf16
-    from worldmodel.world import load_world_parts, save_world, teacher_dir
-    from .train import LatentClips, latent_key, load_or_encode, load_resumable, save_resumable
-
-    teacher_path, out = Path(teacher_path), Path(out)
-    config, ae, teacher = load_world_parts(teacher_path)
-    if "distilled" in config:
-        raise ValueError(f"{teacher_path} is already a distilled student; distil its teacher "
-                         f"({teacher_dir(teacher_path, config)}) instead")
-    if data is None:
-        data = _teacher_recording(config)
-    meta, episodes = load_episodes(data)
-    if meta.get("env") != config.get("env", {}).get("env"):
-        raise ValueError(f"{data} holds {meta.get('env')!r} but the teacher learned {config.get('env', {}).get('env')!r}")
-    if episodes[0].frames.shape[1] != ae.config.image_size:
-        raise ValueError(f"the teacher works at {ae.config.image_size}px but {data} holds {episodes[0].frames.shape[1]}px frames")
-    out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    bf16 = use_bf16(dev, precision)
-    train_ids, _ = split_episodes(len(episodes), seed=seed)
-    names = [e["name"] for e in meta["episodes"]]
-    clips = LatentClips(load_or_encode(ae, episodes, out, dev, latent_key(ae, data, names)), episodes, train_ids,
-                        teacher.net.config.context + 1)
-    teacher = teacher.to(dev).requires_grad_(False)
-    student = copy.deepcopy(teacher).train().requires_grad_(True)
-    opt = torch.optim.AdamW(student.parameters(), lr=cfg.lr, weight_decay=0.0, betas=(0.9, 0.99))
-    ema = EMA(student.net, cfg.ema)
-    _, s_sig = cfg.schedules(teacher.config)
-    student_config = {**{k: v for k, v in config.items() if k not in ("trained_steps", "train")},
-                      "sampling": {"steps": cfg.student_steps, "guidance_scale": 1.0, "sampler": "euler",
-                                   "sigmas": s_sig},
-                      "distilled": {"teacher": "teacher", "method": "trajectory", **asdict(cfg),
-                                    "seed": seed, "data": str(data), "teacher_source": source or str(teacher_path)}}
-    _copy_teacher(teacher_path, out / "teacher", cfg)
-    log = JsonlLog(out / "log.jsonl")
-    start, total = 0, cfg.steps
-    if (out / "train_state.json").is_file():
-        start, _ = load_resumable(out, student.net, ema, opt)
-        log.write(event="resume", step=start)
-    gen = torch.Generator(dev).manual_seed(seed * 1000 + start)
-    rng = np.random.default_rng(seed * 1000 + start)
-    log.write(event="start", windows=len(clips), precision="bf16" if bf16 else "fp32", **asdict(cfg))
-
-    def save(step: int):
-        shadow = copy.deepcopy(student.net)
-        shadow.load_state_dict({k: v.to(dev) for k, v in ema.shadow.items()})
-        save_world(out, {**student_config, "trained_steps": step}, ae, Denoiser(shadow, teacher.config), half=True)
-        save_resumable(out, student.net, ema, opt, step, total)
-        if (teacher_path / "start.png").is_file():
-            shutil.copy(teacher_path / "start.png", out / "start.png")
-
-    last_save = t0 = time.time()
-    bar = tqdm(total=total, initial=start, desc=f"distilling {cfg.teacher_steps}x2 -> {cfg.student_steps} steps",
-               disable=not progress)
-    for step in range(start, total):
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, total, cfg.lr, warmup=min(100, total // 10))
-        x0, a, m = clips.sample(rng, cfg.batch_size, dev)
-        with autocast(dev, bf16):
-            loss = distill_loss(student, teacher, x0, a, m, cfg, segment=step % cfg.student_steps, generator=gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-        opt.step()
-        ema.update(student.net, step)
-        if step % 25 == 0 or step == total - 1:
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-            log.write(step=step, loss=loss.item(), segment=step % cfg.student_steps)
-        bar.update(1)
-        if time.time() - last_save > save_every:
-            save(step + 1)
-            last_save = time.time()
-    bar.close()
-    save(total)
-    log.write(event="done", step=total, seconds=round(time.time() - t0, 1))
-    return out
-
-
-def _teacher_recording(config: dict) -> str:
-    data = config.get("train", {}).get("data")
-    if not data or not Path(data, "meta.json").is_file():
-        env = config.get("env", {})
-        raise ValueError(f"no --data given and the teacher's training recording ({data}) is not here; record one, e.g. "
-                         f"`worldmodel record --env {env.get('env', 'ENV')} --size {env.get('size', 64)} --episodes 100 "
-                         f"--steps 300 --policy sticky --out data/rec` and pass --data data/rec")
-    return data
-
-
-def _copy_teacher(src: Path, dst: Path, cfg: DistillConfig) -> None:
-    """The teacher's checkpoint, with its sampling set to what the student imitates."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.iterdir():
-        if f.is_file() and (f.suffix == ".safetensors" and f.name.startswith("model") or
-                            f.name in ("MODEL_CARD.md", "start.png", "metrics.json", "log.jsonl")):
-            shutil.copy(f, dst / f.name)
-    config = json.loads((src / "config.json").read_text())
-    config["sampling"] = {**config.get("sampling", {}), "steps": cfg.teacher_steps, "guidance_scale": cfg.guidance,
-                          "sampler": "euler"}
-    (dst / "config.json").write_text(json.dumps(config, indent=2))

@@ -19,7 +19,7 @@ class DynamicsTrainConfig:
     ema: float = 0.999
     sample_steps: int = 8        # default denoising steps at play time
     guidance_scale: float = 1.5  # default CFG scale at play time
-    precision: str = "auto"      # training: bf16 autocast where it is faster (see worldmodel.training.use_bf16)
+    precision: str = "auto"      # training: bf16 autocast where it is faster (see worldmodel.train.common.use_bf16)
 
 
 PRESETS: dict[str, DynamicsTrainConfig] = {

@@ -28,7 +28,7 @@ from PIL import Image
 
 from worldmodel import Action, World
 from worldmodel.image import ImageError
-from worldmodel.world import resolve_checkpoint, shipped_dir, shipped_worlds
+from worldmodel.world_checkpoint import resolve_checkpoint, shipped_dir, shipped_worlds
 
 from .keymaps import (BINDINGS, MOUSE_CODES, TOUCH_BUTTONS, browser_help, browser_keymap, touch_visible,
                       turn_pixels)

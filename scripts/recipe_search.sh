@@ -30,6 +30,7 @@ declare -A FLAGS=(
   [warp-lastclean]="--model warp=true --loss-frames last --clean-context 1.0"
   [warp-muon]="--model warp=true --optimizer muon"
   [warp-conv]="--model warp=true --model conv_width=32"
+  [warp-pmean-muon]="--model warp=true --p-mean 0.4 --optimizer muon"   # the round-2 leader + Muon
 )
 # variants whose steps cost another amount of CPU get the same training minutes instead of steps
 declare -A MINUTES=([patch4]=23 [conv]=23 [warp-conv]=23)
@@ -41,8 +42,8 @@ mkdir -p "$OUT"
 python - "$DATA" "$AE" "$OUT/cache-branch" <<'PY'
 import sys
 from pathlib import Path
-from autoencoder.train import load_autoencoder
-from dynamics.train import latent_key, load_or_encode, training_sequences
+from worldmodel.world_checkpoint import load_autoencoder
+from worldmodel.train.dynamics import latent_key, load_or_encode, training_sequences
 from worldmodel.data import load_episodes, split_episodes
 data, ae, out = sys.argv[1:]
 meta, eps = load_episodes(data)

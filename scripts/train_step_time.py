@@ -18,9 +18,9 @@ import torch
 
 from dynamics import PRESETS, Denoiser, DynamicsTransformer
 from dynamics.diffusion import diffusion_loss
-from dynamics.train import make_optimizer
+from worldmodel.train.loop import make_optimizer
 from worldmodel.action import ACTION_DIM
-from worldmodel.training import autocast
+from worldmodel.train.common import autocast
 
 
 def main() -> int:

@@ -27,7 +27,7 @@ def recording(tmp_path_factory):
 
 
 def make_tiny_world(path, seed: int = 0, context: int = 3):
-    from worldmodel.world import save_world, world_config
+    from worldmodel.world_checkpoint import save_world, world_config
     torch.manual_seed(seed)
     ae_cfg = AutoencoderConfig("conv", 32, 4, 4, 8, 1)
     ae = build_autoencoder(ae_cfg)
@@ -76,7 +76,7 @@ def tiny_world(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_ae(recording, tmp_path_factory):
-    from autoencoder.train import train_autoencoder
+    from worldmodel.train.autoencoder import train_autoencoder
     out = tmp_path_factory.mktemp("ae") / "pca"
     train_autoencoder(recording, out, "pca-tiny", progress=False)
     return out

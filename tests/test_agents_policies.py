@@ -54,7 +54,8 @@ def test_boxing_heuristic_chases_and_punches():
 
 def test_train_in_world_resumes_and_the_trained_agent_acts_in_the_real_game(tiny_world, tmp_path, capsys):
     pytest.importorskip("stable_baselines3")
-    from agents.train import TrainedAgent, train_in_world
+    from agents.policies import TrainedAgent
+    from agents.train import train_in_world
     from worldmodel.envs import make_env
     world = make_headed_world(tiny_world, tmp_path / "world")
     out = train_in_world(world, tmp_path / "agent", steps=256, num_envs=2, episode_steps=20, progress=False)

@@ -15,7 +15,7 @@ def test_save_load_gives_identical_outputs(tiny_world, tmp_path):
     a = w1.reset()
     frames1 = [w1.step(Action.press(k)) for k in ("up", "left", "space")]
     # re-save the loaded world elsewhere and load again
-    from worldmodel.world import save_world
+    from worldmodel.world_checkpoint import save_world
     copy = save_world(tmp_path / "copy", w1.config, w1.autoencoder, w1.denoiser)
     w2 = World.from_pretrained(copy, seed=5)
     assert np.array_equal(w2.reset(a), a)

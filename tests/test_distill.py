@@ -8,10 +8,11 @@ import torch
 
 from conftest import make_tiny_world
 from dynamics import DiffusionConfig, karras_sigmas
-from dynamics.distill import DistillConfig, distill_loss, distill_world
+from dynamics.distill import DistillConfig, distill_loss
+from worldmodel.train.distill import distill_world
 from dynamics.sampler import subsample_sigmas
 from worldmodel import Action, World
-from worldmodel.world import load_world_parts
+from worldmodel.world_checkpoint import load_world_parts
 
 
 def test_student_levels_sit_on_the_teachers_schedule():
@@ -35,7 +36,8 @@ def student(recording, tmp_path_factory):
 
 def _held_out_loss(den_student, teacher_path, recording, cfg, segment=0):
     """The distillation loss on fixed clips of the recording, with fixed noise."""
-    from dynamics.train import LatentClips, encode_episodes
+    from worldmodel.data import LatentClips
+    from worldmodel.train.dynamics import encode_episodes
     from worldmodel.data import load_episodes
     config, ae, teacher = load_world_parts(teacher_path)
     _, eps = load_episodes(recording)

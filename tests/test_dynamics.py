@@ -17,7 +17,7 @@ def test_kv_cache_equals_full_recomputation(tiny_world):
         fast.step(a)
         slow.step(a)
         assert torch.allclose(fast.latent, slow.latent, atol=1e-4), (fast.latent - slow.latent).abs().max()
-    assert fast._state["cache"].length == 3  # bounded memory: the window, not the history
+    assert fast._state.cache.length == 3  # bounded memory: the window, not the history
 
 
 def _denoise_fn(world):

@@ -4,11 +4,11 @@ import shutil
 import numpy as np
 import torch
 
-from dynamics.train import encode_episodes
-from dynamics.train_heads import fit_heads, score_heads, transitions
+from worldmodel.train.dynamics import encode_episodes
+from worldmodel.train.heads import fit_heads, score_heads, transitions
 from worldmodel import Action, World
 from worldmodel.data import load_episodes
-from worldmodel.world import load_world_parts
+from worldmodel.world_checkpoint import load_world_parts
 
 
 def test_heads_learn_a_synthetic_reward_rule_from_frames(recording, tiny_world):

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 
-from autoencoder.train import train_autoencoder
-from dynamics.train import train_dynamics
+from worldmodel.train.autoencoder import train_autoencoder
+from worldmodel.train.dynamics import train_dynamics
 from worldmodel import World
 from worldmodel.data import load_episodes, record, split_episodes
 from worldmodel.envs import make_env
@@ -54,10 +54,11 @@ def test_action_decides_the_outcome_of_counterfactual_pairs(tmp_path):
     no action dropout) must tell the outcomes apart by the action alone, so that denoising a
     branch's next frame with the action the episode took instead is much worse. In recorded play
     the past often tells the next frame by itself, which is why this is tested on pairs."""
-    from autoencoder.train import load_autoencoder
+    from worldmodel.world_checkpoint import load_autoencoder
     from dynamics import Denoiser, DiffusionConfig, DynamicsTransformer, PRESETS
     from dynamics.diffusion import diffusion_loss
-    from dynamics.train import LatentClips, encode_episodes
+    from worldmodel.data import LatentClips
+    from worldmodel.train.dynamics import encode_episodes
     from worldmodel.data import BranchConfig, load_branches
     from worldmodel.evaluate import branch_gap
     import numpy as np

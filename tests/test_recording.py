@@ -1,7 +1,8 @@
 import numpy as np
+import torch
 import pytest
 
-from worldmodel.data import ClipDataset, load_episodes, read_video, record, split_episodes, write_lossless
+from worldmodel.data import LatentClips, load_episodes, read_video, record, split_episodes, write_lossless
 from worldmodel.data.episodes import load_episode
 from worldmodel.envs import make_env
 
@@ -27,22 +28,27 @@ def test_recording_round_trip(recording):
 
 def test_clips_never_cross_episodes(recording):
     _, eps = load_episodes(recording)
-    ds = ClipDataset(eps, clip_len=6, split="all")
+    frames = [torch.from_numpy(e.frames) for e in eps]           # clips of any per-frame tensors
+    ds = LatentClips(frames, eps, list(range(len(eps))), 6)
     assert len(ds) == sum(len(e) - 6 + 1 for e in eps)
-    for i in range(len(ds)):
-        item = ds[i]
-        ep = eps[int(item["episode"])]
-        s = int(item["start"])
-        assert s + 6 <= len(ep)
-        assert np.array_equal(item["frames"].numpy(), ep.frames[s:s + 6])
+    for e, s in ds.index:
+        assert s + 6 <= len(eps[e])
+    x, a, m = ds.sample(np.random.default_rng(0), 64, "cpu")
+    starts = {(int(e), int(s)) for e, s in ds.index}
+    for clip, acts in zip(x.numpy(), a.numpy()):                   # every sampled clip is one real window
+        assert any(np.array_equal(clip, eps[e].frames[s:s + 6]) and np.array_equal(acts, eps[e].actions[s:s + 6])
+                   for e, s in starts)
 
 
 def test_split_is_by_episode(recording):
     _, eps = load_episodes(recording)
-    train, val = ClipDataset(eps, 4, "train"), ClipDataset(eps, 4, "val")
-    assert set(train.episode_ids).isdisjoint(val.episode_ids) and val.episode_ids
-    assert sorted(train.episode_ids + val.episode_ids) == list(range(len(eps)))
+    train, val = split_episodes(len(eps))
+    assert set(train).isdisjoint(val) and val
+    assert sorted(train + val) == list(range(len(eps)))
     assert split_episodes(10, 0.2, seed=1) == split_episodes(10, 0.2, seed=1)
+    frames = [torch.from_numpy(e.frames) for e in eps]
+    only_val = LatentClips(frames, eps, val, 4)
+    assert len(only_val) == sum(len(eps[i]) - 3 for i in val)      # windows of the chosen episodes only
 
 
 def test_record_refuses_non_empty_out(recording):

@@ -1,6 +1,6 @@
 import json
 
-from dynamics.train import train_dynamics
+from worldmodel.train.dynamics import train_dynamics
 from worldmodel import World
 
 
@@ -23,8 +23,8 @@ def test_dynamics_training_resumes(recording, tmp_path, tiny_ae):
 def test_fine_tune_starts_from_the_given_world(recording, tmp_path, tiny_ae):
     import pytest
     import torch
-    from dynamics.train import init_from_world
-    from worldmodel.world import load_world_parts
+    from worldmodel.train.dynamics import init_from_world
+    from worldmodel.world_checkpoint import load_world_parts
     first = train_dynamics(recording, tiny_ae, tmp_path / "a", "tiny", steps=4, batch_size=4, progress=False)
     # learning rate 0: a fine-tuned run that really starts from `first` saves exactly its weights
     second = train_dynamics(recording, tiny_ae, tmp_path / "b", "tiny", steps=2, batch_size=4, progress=False,
@@ -76,7 +76,8 @@ def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
     its branch, never inside the past it shares with its episode); --eval-every writes eval events
     that `worldmodel curves` plots."""
     import numpy as np
-    from dynamics.train import LatentClips, training_sequences
+    from worldmodel.data import LatentClips
+    from worldmodel.train.dynamics import training_sequences
     from worldmodel.cli import main
     from worldmodel.data import BranchConfig, load_episodes, record, split_episodes
     from worldmodel.envs import make_env

@@ -121,7 +121,7 @@ def test_fit_image_keeps_content_centred():
 def test_every_shipped_world_loads_and_plays():
     import checkpoints
     from worldmodel import Action, World
-    from worldmodel.world import shipped_dir, shipped_worlds
+    from worldmodel.world_checkpoint import shipped_dir, shipped_worlds
     names = shipped_worlds()
     assert checkpoints.DEFAULT in names and {"procedural", "boxing", "doom"} <= set(names)
     for name in names:
@@ -132,3 +132,24 @@ def test_every_shipped_world_loads_and_plays():
         frame = world.step(world.action_set[1])
         assert frame.shape == start.shape == (*world.resolution, 3) and frame.dtype == np.uint8
         assert len(world.action_set) >= 2 and all(isinstance(a, Action) for a in world.action_set)
+
+
+def test_shipped_worlds_give_the_frames_they_gave_before():
+    """Every shipped world (both paths of a student) loads unchanged and, from its start image
+    with seed 7 and fixed actions, gives the frames recorded in tests/data/shipped_frames.npz
+    (written by the code before the one-training-loop refactor), up to float rounding."""
+    from pathlib import Path
+    from worldmodel.world_checkpoint import shipped_worlds
+    golden = np.load(Path(__file__).parent / "data" / "shipped_frames.npz")
+    acts = [Action.press("right"), Action.press("left"), Action.press("up"), Action(), Action.press("down"),
+            Action.press("space")]
+    seen = set()
+    for name in shipped_worlds():
+        for key in [k for k in golden.files if k == name or k.startswith(name + "-")]:
+            fast = {"fast": True, "slow": False}.get(key.partition("-")[2])
+            world = World.from_pretrained(name, seed=7, device="cpu", **({} if fast is None else {"fast": fast}))
+            frames = np.stack([world.reset()] + [world.step(a) for a in acts])
+            diff = np.abs(frames.astype(int) - golden[key].astype(int))
+            assert diff.max() <= 2 and diff.mean() < 0.05, (key, diff.max(), diff.mean())
+            seen.add(key)
+    assert seen == set(golden.files), "a shipped world has no recorded frames, or one recorded is gone"

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from .eval_report import record_episodes, scripted_actions
 from .evaluate import rollout_starts, run_rollouts, score_rollouts
-from .world import World, resolve_checkpoint, teacher_dir
+from .world import World
+from .world_checkpoint import resolve_checkpoint, teacher_dir
 from .checkpoint import load_config
 
 

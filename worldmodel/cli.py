@@ -366,7 +366,7 @@ def cmd_record(args) -> int:
 
 
 def cmd_train_autoencoder(args) -> int:
-    from autoencoder.train import train_autoencoder
+    from worldmodel.train.autoencoder import train_autoencoder
     m = train_autoencoder(args.data, args.out, args.preset, args.steps, args.batch_size, args.seed, args.device,
                           args.save_every)
     print(f"autoencoder {args.preset}: validation PSNR {m['val_psnr']:.2f} dB (train {m['train_psnr']:.2f} dB) "
@@ -407,7 +407,8 @@ def _model_overrides(items: list[str]) -> dict:
 
 
 def cmd_train_dynamics(args) -> int:
-    from dynamics.train import finalize, train_dynamics
+    from .eval_report import format_table
+    from .pipeline import train_and_evaluate_dynamics
     evaluate = None
     if args.eval_every:
         from .evaluate import training_probe
@@ -419,21 +420,11 @@ def cmd_train_dynamics(args) -> int:
         overrides["optimizer"] = args.optimizer
     if args.model:
         overrides["model"] = _model_overrides(args.model)
-    out = train_dynamics(args.data, args.autoencoder, args.out, args.preset, args.steps, args.batch_size,
-                         args.seed, args.device, args.save_every, minutes=args.minutes, init=args.init,
-                         overrides=overrides, precision=args.precision, evaluate=evaluate,
-                         eval_every=args.eval_every, branches=False if args.ignore_branches else None)
-    from .data import load_episodes, split_episodes
-    from .evaluate import rollout_metrics
-    from .world import World
-    meta, eps = load_episodes(args.data)
-    _, val = split_episodes(len(eps), seed=args.seed)
-    world = World.from_pretrained(out, device=args.device)
-    m = rollout_metrics(world, [eps[i] for i in val], horizons=(1, 4, 16), per_episode=args.eval_starts,
-                        seed=args.seed, progress=True)
-    (Path(out) / "metrics.json").write_text(json.dumps(m, indent=2))
-    finalize(Path(out))
-    from .eval_report import format_table
+    out, m = train_and_evaluate_dynamics(
+        args.data, args.autoencoder, args.out, eval_starts=args.eval_starts, seed=args.seed, device=args.device,
+        preset=args.preset, steps=args.steps, batch_size=args.batch_size, save_every=args.save_every,
+        minutes=args.minutes, init=args.init, overrides=overrides, precision=args.precision, evaluate=evaluate,
+        eval_every=args.eval_every, branches=False if args.ignore_branches else None)
     print(format_table(m))
     print(f"world written to {out}; play it with: worldmodel play {out}")
     return 0
@@ -447,50 +438,30 @@ def cmd_curves(args) -> int:
 
 
 def cmd_distill(args) -> int:
-    from dynamics.distill import DistillConfig, distill_world
-    from dynamics.train import finalize
-    from .world import World, resolve_checkpoint
-    teacher = resolve_checkpoint(args.teacher)
+    from dynamics.distill import DistillConfig
+    from .eval_report import format_table
+    from .pipeline import distill_and_evaluate
+    from .world_checkpoint import resolve_checkpoint
     cfg = DistillConfig(student_steps=args.steps, teacher_steps=args.teacher_steps, guidance=args.guidance,
                         steps=args.train_steps, batch_size=args.batch_size, lr=args.lr)
-    out = distill_world(teacher, args.data, args.out, cfg, seed=args.seed, device=args.device,
-                        save_every=args.save_every, source=args.teacher, precision=args.precision)
-    data = json.loads((Path(out) / "config.json").read_text())["distilled"]["data"]  # the recording it used
-    from .data import load_episodes, split_episodes
-    from .evaluate import rollout_metrics
-    from .eval_report import format_table
-    _, eps = load_episodes(data)
-    _, val = split_episodes(len(eps), seed=args.seed)
-    val_eps = [eps[i] for i in val]
-    report = {}
-    for name, fast in (("student", True), ("teacher", False)):
-        world = World.from_pretrained(out, device=args.device, fast=fast)
-        report[name] = rollout_metrics(world, val_eps, horizons=(1, 4, 16), per_episode=args.eval_starts,
-                                       seed=args.seed, progress=True)
-        print(f"{name} ({world.settings()['steps']} steps, guidance {world.settings()['guidance_scale']}), held-out episodes:")
+    out, report = distill_and_evaluate(resolve_checkpoint(args.teacher), args.data, args.out, cfg,
+                                       eval_starts=args.eval_starts, seed=args.seed, device=args.device,
+                                       save_every=args.save_every, source=args.teacher, precision=args.precision)
+    for name in ("student", "teacher"):
+        st = report["settings"][name]
+        print(f"{name} ({st['steps']} steps, guidance {st['guidance_scale']}), held-out episodes:")
         print(format_table(report[name]))
-    (Path(out) / "metrics.json").write_text(json.dumps(report, indent=2))
-    finalize(Path(out))
     print(f"student written to {out}; play it with: worldmodel play {out}  (T switches to the teacher)")
     return 0
 
 
 def cmd_train_heads(args) -> int:
-    from dynamics.train_heads import train_heads
+    from .eval_report import format_heads
+    from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
                     use_action=args.with_action)
     print(format_heads(m))
     return 0
-
-
-def format_heads(m: dict) -> str:
-    def pr(d):
-        f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
-        return f"precision {f(d['precision'])}, recall {f(d['recall'])} ({d['predicted']} predicted, {d['actual']} actual)"
-    return (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
-            f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
-            f"  episode end: {pr(m['episode_end'])}\n"
-            f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")
 
 
 def cmd_play(args) -> int:
@@ -610,25 +581,10 @@ def cmd_agents_eval(args) -> int:
 
 
 def cmd_agents_train(args) -> int:
-    import numpy as np
-    from agents.harness import real_returns
+    from agents.harness import score_in_real_game
     from agents.train import train_in_world
-    from .checkpoint import load_config
-    from .envs import make_env
     out = train_in_world(args.world, args.out, args.steps, args.num_envs, args.episode_steps, args.seed, args.device)
-    agent = load_config(out)                               # the trained agent knows its game and frame size
-    spec = agent["env"]
-    names = ["random", "heuristic", f"trained:{out}"]
-    env = make_env(spec, size=agent["size"])
-    try:
-        real, _ = real_returns(env, names, args.eval_episodes, args.episode_steps, seed=args.seed + 1)
-    finally:
-        env.close()
-    from agents.stats import bootstrap_ci
-    res = {"env": spec, "episodes": args.eval_episodes, "steps": args.episode_steps, "seed": args.seed + 1,
-           "agents": {n: {"real_return": float(np.mean(v)), "real_ci": list(bootstrap_ci(v)), "returns": v}
-                      for n, v in real.items()}}
-    (out / "real.json").write_text(json.dumps(res, indent=1) + "\n")
+    res = score_in_real_game(out, args.eval_episodes, args.episode_steps, seed=args.seed + 1)
     for n, a in res["agents"].items():
         print(f"{n}: real-game return {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]")
     print(f"wrote {out}/real.json")
@@ -652,7 +608,7 @@ def cmd_agents_bench(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from .world import shipped_dir, shipped_worlds
+    from .world_checkpoint import shipped_dir, shipped_worlds
     import checkpoints
     for name in shipped_worlds():
         cfg = json.loads((shipped_dir() / name / "config.json").read_text())

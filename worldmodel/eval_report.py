@@ -77,9 +77,10 @@ def memory_test(world, env, seeds: list[int], steps=MEMORY_STEPS, away: str = "r
 def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episodes: int = 8,
              steps: int = 200, starts: int = 2, policy: str = "sticky", stability_frames: int = 900,
              device=None, world_settings: dict | None = None, progress: bool = True) -> dict:
-    from autoencoder.train import reconstruction_psnr
+    from .metrics import reconstruction_psnr
     from .envs import make_env
-    from .world import World, resolve_checkpoint
+    from .world import World
+    from .world_checkpoint import resolve_checkpoint
     t0 = time.time()
     timings = {}
 
@@ -335,3 +336,14 @@ def format_report(m: dict) -> str:
     if "warning" in m:
         lines += [f"**Warning:** {m['warning']}", ""]
     return "\n".join(lines)
+
+
+def format_heads(m: dict) -> str:
+    """The held-out scores of `train_heads`, in three lines."""
+    def pr(d):
+        f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
+        return f"precision {f(d['precision'])}, recall {f(d['recall'])} ({d['predicted']} predicted, {d['actual']} actual)"
+    return (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
+            f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
+            f"  episode end: {pr(m['episode_end'])}\n"
+            f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")

@@ -74,3 +74,14 @@ def ssim(a, b, batch: int = 256) -> np.ndarray:
 def mean_ssim(a, b) -> float:
     """Mean SSIM over all compared frames."""
     return float(np.mean(ssim(a, b)))
+
+
+@torch.no_grad()
+def reconstruction_psnr(ae, frames: np.ndarray, device="cpu", batch: int = 256) -> float:
+    """Mean PSNR of an autoencoder's reconstructions of uint8 frames (n, H, W, 3)."""
+    from autoencoder import frames_to_tensor, tensor_to_frames
+    recs = []
+    for i in range(0, len(frames), batch):
+        x = frames_to_tensor(frames[i:i + batch]).to(device)
+        recs.append(tensor_to_frames(ae.decode(ae.encode(x)).clamp(-1, 1)).cpu().numpy())
+    return mean_psnr(np.concatenate(recs), frames)

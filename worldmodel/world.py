@@ -10,108 +10,35 @@ one call, returning (B, H, W, 3).
 """
 from __future__ import annotations
 
-import os
-from dataclasses import asdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from autoencoder import Autoencoder, AutoencoderConfig, build_autoencoder, frames_to_tensor, tensor_to_frames
-from dynamics import SAMPLERS, Denoiser, DiffusionConfig, DynamicsConfig, DynamicsTransformer, KVCache, karras_sigmas
+from autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from dynamics import SAMPLERS, Denoiser, KVCache, karras_sigmas
 
 from .action import ACTION_DIM, Action, ActionError, action_from_json, actions_to_array
-from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .image import ImageError, fit_image
+from .world_checkpoint import build_world_parts, load_heads, load_world_parts, resolve_checkpoint, teacher_dir
 
-WORLD_FORMAT = 1
-
-
-def shipped_dir() -> Path:
-    """The folder of shipped checkpoints (the repository's checkpoints/)."""
-    import checkpoints
-    return Path(checkpoints.__file__).parent
-
-
-def shipped_worlds() -> list[str]:
-    return sorted(p.name for p in shipped_dir().iterdir() if (p / "config.json").is_file())
-
-
-def resolve_checkpoint(name_or_path: str | Path | None) -> Path:
-    """A checkpoint folder from a path or the name of a shipped world (None = the default)."""
-    if name_or_path is None:
-        import checkpoints
-        name_or_path = checkpoints.DEFAULT
-    p = Path(name_or_path)
-    if p.exists():
-        return p
-    if not isinstance(name_or_path, Path) and (shipped_dir() / str(name_or_path) / "config.json").is_file():
-        return shipped_dir() / str(name_or_path)           # e.g. "doom/teacher"
-    if isinstance(name_or_path, Path) or "/" in str(name_or_path) or os.sep in str(name_or_path):
-        raise CheckpointError(f"checkpoint not found: {p}")
-    if (shipped_dir() / str(name_or_path)).is_dir():
-        return shipped_dir() / str(name_or_path)
-    raise CheckpointError(f"no checkpoint folder or shipped world named {str(name_or_path)!r}; "
-                          f"shipped worlds: {', '.join(shipped_worlds()) or 'none'}")
-
-
-def world_config(ae: AutoencoderConfig, dyn: DynamicsConfig, diff: DiffusionConfig, env: dict,
-                 sampling: dict, extra: dict | None = None) -> dict:
-    return {"kind": "world", "format": WORLD_FORMAT, "autoencoder": asdict(ae), "dynamics": asdict(dyn),
-            "diffusion": asdict(diff), "sampling": sampling, "env": env, **(extra or {})}
-
-
-def save_world(path, config: dict, autoencoder: Autoencoder, denoiser: Denoiser, half: bool = False,
-               card: str | None = None) -> Path:
-    tensors = {f"autoencoder.{k}": v for k, v in autoencoder.state_dict().items()}
-    tensors |= {f"dynamics.{k}": v for k, v in denoiser.net.state_dict().items()}
-    return save_checkpoint(path, config, tensors, half=half, card=card)
-
-
-def teacher_dir(path: Path, config: dict) -> Path | None:
-    """The teacher checkpoint of a distilled student (config["distilled"]["teacher"], relative to
-    the student's folder), or None for an ordinary world."""
-    d = config.get("distilled")
-    if not d:
-        return None
-    return Path(path) / d.get("teacher", "teacher")
-
-
-def load_heads(path: Path, config: dict, tensors: dict):
-    """The reward/episode-end heads of a world (`worldmodel train-heads`), or None."""
-    if "heads" not in config:
-        return None
-    from dynamics.heads import HeadsConfig, RewardEndHeads
-    try:
-        # heads saved before `use_action` existed all read the action
-        heads = RewardEndHeads(HeadsConfig(**{"use_action": True, **config["heads"]["config"]}))
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}/config.json has a broken heads block: {e}") from e
-    load_into(heads, tensors, "heads.", str(path))
-    return heads.eval()
-
-
-def load_world_parts(path: Path) -> tuple[dict, Autoencoder, Denoiser]:
-    config, tensors = load_checkpoint(path)
-    return (config, *build_world_parts(path, config, tensors))
-
-
-def build_world_parts(path: Path, config: dict, tensors: dict) -> tuple[Autoencoder, Denoiser]:
-    """The autoencoder and denoiser of a loaded world checkpoint (config + tensors)."""
-    if config.get("kind") != "world":
-        raise CheckpointError(f"{path} is a {config.get('kind', 'unknown')!r} checkpoint, not a world "
-                              "(train dynamics on top of an autoencoder to get a playable world)")
-    try:
-        ae = build_autoencoder(AutoencoderConfig(**config["autoencoder"]))
-        net = DynamicsTransformer(DynamicsConfig(**config["dynamics"]))
-        diff = DiffusionConfig(**config["diffusion"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}/config.json does not describe a valid world: {e}") from e
-    load_into(ae, tensors, "autoencoder.", str(path))
-    load_into(net, tensors, "dynamics.", str(path))
-    if net.config.action_dim != ACTION_DIM:
-        raise CheckpointError(f"{path} was trained with {net.config.action_dim}-dim actions, this version uses {ACTION_DIM}")
-    return ae.eval(), Denoiser(net, diff).eval()
+@dataclass
+class PlayState:
+    """What a World holds between steps, one row per world of a batch (between reset and step)."""
+    frames: np.ndarray                 # (b, H, W, 3) uint8: the newest frame of every world
+    batched: bool                      # reset with a list of images: answers come back batched
+    generators: list                   # torch.Generators: one noise stream, or one per world
+    cache: KVCache                     # keys/values of the last `context` past frames (kv_cache=True)
+    position: int = 0                  # frame index of the newest frame
+    # the cached frames' inputs (x, sigma, actions, mask, pos): set_fast() rebuilds the cache from them
+    recent: list = field(default_factory=list)
+    history: dict | None = None        # kv_cache=False: every past frame's inputs, recomputed each step
+    latent: torch.Tensor | None = None # (b, c, h, w): the newest latent frame
+    z_prev: torch.Tensor | None = None # with heads: the latent the newest reward is read against
+    reward: np.ndarray | None = None   # with heads: the newest step's reward, per world
+    end_prob: np.ndarray | None = None # with heads: the newest step's episode-end probability, per world
 
 
 class World:
@@ -136,7 +63,7 @@ class World:
         self.kv_cache = kv_cache  # False: recompute every past frame at every step (reference, slow)
         self.seed = seed
         self._validate_settings()
-        self._state: dict | None = None
+        self._state: PlayState | None = None
 
     # ----- construction -------------------------------------------------------------------
     @classmethod
@@ -190,7 +117,7 @@ class World:
         fast = bool(fast)
         if fast == self.fast:
             return
-        if self._state is not None and self._state["cache"].row_start is not None:
+        if self._state is not None and self._state.cache.row_start is not None:
             raise ValueError("some worlds of this batch restarted (reset_rows) within the context window; "
                              "switch paths after a full reset()")
         if not self._paths:
@@ -205,10 +132,10 @@ class World:
         self._use_sampling(sampling)
         if self._state is not None and self.kv_cache:
             st = self._state
-            st["cache"] = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
+            st.cache = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
             with self._autocast():
-                for x, sig, acts, mask, pos in st["recent"]:
-                    self.denoiser(x, sig, acts, mask, pos, cache=st["cache"], commit=True)
+                for x, sig, acts, mask, pos in st.recent:
+                    self.denoiser(x, sig, acts, mask, pos, cache=st.cache, commit=True)
 
     # ----- properties ---------------------------------------------------------------------
     @property
@@ -235,44 +162,44 @@ class World:
 
     @property
     def batch_size(self) -> int:
-        return 0 if self._state is None else self._state["frames"].shape[0]
+        return 0 if self._state is None else self._state.frames.shape[0]
 
     @property
     def frame(self) -> np.ndarray:
         """The current frame(s), as last returned by reset/step."""
         self._require_reset()
-        f = self._state["frames"]
-        return f if self._state["batched"] else f[0]
+        f = self._state.frames
+        return f if self._state.batched else f[0]
 
     @property
     def reward(self):
         """The reward the heads predict for the last step (float, or (B,) array for a batch);
         None if this world has no heads. 0 after reset."""
         self._require_reset()
-        r = self._state.get("reward")
-        return None if r is None else (r if self._state["batched"] else float(r[0]))
+        r = self._state.reward
+        return None if r is None else (r if self._state.batched else float(r[0]))
 
     @property
     def done(self):
         """Whether the heads say the episode ended at the last step (P >= 0.5): bool or (B,)
         array; None without heads."""
         self._require_reset()
-        p = self._state.get("end_prob")
-        return None if p is None else (p >= 0.5 if self._state["batched"] else bool(p[0] >= 0.5))
+        p = self._state.end_prob
+        return None if p is None else (p >= 0.5 if self._state.batched else bool(p[0] >= 0.5))
 
     @property
     def latent(self):
         """The latent frame(s) (b, c, h, w) behind the last generated frame (None after reset)."""
         self._require_reset()
-        return self._state.get("latent")
+        return self._state.latent
 
     def state_bytes(self) -> int:
         """Bytes of tensors the world keeps between steps (KV cache, history): bounded by the
         context window with the KV cache; grows with every frame in the kv_cache=False reference."""
         self._require_reset()
-        held = [*(self._state["history"] or {}).values(), self._state.get("latent"),
-                *(t for frame in self._state["recent"] for t in frame)]
-        return self._state["cache"].nbytes() + sum(t.numel() * t.element_size() for t in held if t is not None)
+        held = [*(self._state.history or {}).values(), self._state.latent,
+                *(t for frame in self._state.recent for t in frame)]
+        return self._state.cache.nbytes() + sum(t.numel() * t.element_size() for t in held if t is not None)
 
     def start_image(self) -> np.ndarray | None:
         """The shipped start frame of this world (start.png in the checkpoint), if any."""
@@ -301,14 +228,14 @@ class World:
             gens = [torch.Generator(self.device).manual_seed(int(s)) for s in seed]
         else:
             gens = [torch.Generator(self.device).manual_seed(self.seed if seed is None else int(seed))]
-        self._state = {"frames": frames, "batched": batched, "generators": gens, "position": 0,
-                       "cache": KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context),
-                       "history": None, "recent": []}
+        self._state = PlayState(frames, batched, gens, KVCache(self.denoiser.net.config.depth,
+                                                               self.denoiser.net.config.context))
         z = self._encode(frames)                                               # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
                      torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
         if self.heads is not None:
-            self._state.update(z_prev=z, reward=np.zeros(b, np.float32), end_prob=np.zeros(b, np.float32))
+            st = self._state
+            st.z_prev, st.reward, st.end_prob = z, np.zeros(b, np.float32), np.zeros(b, np.float32)
         return frames if batched else frames[0]
 
     @torch.no_grad()
@@ -323,9 +250,9 @@ class World:
         Returns the batch's current frames (B, H, W, 3)."""
         self._require_reset()
         st = self._state
-        b = st["frames"].shape[0]
+        b = st.frames.shape[0]
         rows = [int(r) for r in rows]
-        if not st["batched"] or len(st["generators"]) != b:
+        if not st.batched or len(st.generators) != b:
             raise ValueError("reset_rows() needs a batch reset with one seed per world: reset([...], seed=[...])")
         if not self.kv_cache:
             raise ValueError("reset_rows() needs the KV cache (kv_cache=True)")
@@ -333,12 +260,12 @@ class World:
                 or any(not 0 <= r < b for r in rows):
             raise ValueError(f"reset_rows() takes distinct rows in 0..{b - 1} and one image and seed for each")
         if not rows:
-            return st["frames"]
+            return st.frames
         frames = self._fit(images)                                             # (r, H, W, 3)
         idx = torch.tensor(rows, device=self.device)
         z = self._encode(frames)                                               # (r, c, h, w)
         for row, s in zip(rows, seeds):
-            st["generators"][row] = torch.Generator(self.device).manual_seed(int(s))
+            st.generators[row] = torch.Generator(self.device).manual_seed(int(s))
         # the start frame as reset() commits it (null action, no past), into a cache of its own
         r = len(rows)
         x, sig = self._context_frame(z, rows)                                  # (r, 1, c, h, w), (r, 1)
@@ -346,24 +273,24 @@ class World:
         mask = torch.zeros(r, 1, dtype=torch.bool, device=self.device)
         own = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
         with self._autocast():
-            self.denoiser(x, sig, acts, mask, torch.tensor([st["position"]]), cache=own, commit=True)
-        st["cache"].replace_newest(idx, own, st["position"])
-        newest = list(st["recent"][-1])                                        # keep set_fast's window in step
+            self.denoiser(x, sig, acts, mask, torch.tensor([st.position]), cache=own, commit=True)
+        st.cache.replace_newest(idx, own, st.position)
+        newest = list(st.recent[-1])                                        # keep set_fast's window in step
         for j, new in enumerate((x, sig, acts, mask)):
             newest[j] = newest[j].clone()
             newest[j][idx] = new.to(newest[j].dtype)
-        st["recent"][-1] = tuple(newest)
-        st["frames"] = st["frames"].copy()
-        st["frames"][rows] = frames
-        if st.get("latent") is not None:
-            st["latent"] = st["latent"].clone()
-            st["latent"][idx] = z
+        st.recent[-1] = tuple(newest)
+        st.frames = st.frames.copy()
+        st.frames[rows] = frames
+        if st.latent is not None:
+            st.latent = st.latent.clone()
+            st.latent[idx] = z
         if self.heads is not None:
-            st["z_prev"] = st["z_prev"].clone()
-            st["z_prev"][idx] = z
-            st["reward"], st["end_prob"] = st["reward"].copy(), st["end_prob"].copy()
-            st["reward"][rows], st["end_prob"][rows] = 0.0, 0.0
-        return st["frames"]
+            st.z_prev = st.z_prev.clone()
+            st.z_prev[idx] = z
+            st.reward, st.end_prob = st.reward.copy(), st.end_prob.copy()
+            st.reward[rows], st.end_prob[rows] = 0.0, 0.0
+        return st.frames
 
     @torch.no_grad()
     def step(self, action) -> np.ndarray:
@@ -371,13 +298,13 @@ class World:
         with one Action per world. Returns (H, W, 3) uint8, or (B, H, W, 3) for a batch."""
         self._require_reset()
         st = self._state
-        b = st["frames"].shape[0]
+        b = st.frames.shape[0]
         acts = self._actions(action, b)                                        # (b, a)
         on = torch.ones(b, dtype=torch.bool, device=self.device)
         cfg = self.autoencoder.config
         shape = (b, self.autoencoder.config.latent_channels, cfg.latent_size, cfg.latent_size)
         noise = self._randn(shape)
-        pos = st["position"] + 1
+        pos = st.position + 1
 
         def denoise_fn(x, sigma, action_on):                                   # x (b', c, h, w)
             rep = x.shape[0] // b
@@ -388,11 +315,11 @@ class World:
             z = SAMPLERS[self.sampler](denoise_fn, noise, sigmas, self.guidance_scale).float()
             self._commit(z, acts, on, pos)
             frames = tensor_to_frames(self.autoencoder.decode(z).float().clamp(-1, 1)).cpu().numpy()
-        st["frames"], st["latent"] = frames, z
+        st.frames, st.latent = frames, z
         if self.heads is not None:                                             # the step's reward and end
-            r, p_end = self.heads.predict(st["z_prev"], z, acts)
-            st.update(z_prev=z, reward=r.cpu().numpy(), end_prob=p_end.cpu().numpy())
-        return frames if st["batched"] else frames[0]
+            r, p_end = self.heads.predict(st.z_prev, z, acts)
+            st.z_prev, st.reward, st.end_prob = z, r.cpu().numpy(), p_end.cpu().numpy()
+        return frames if st.batched else frames[0]
 
     def fork(self) -> "World":
         """An independent copy of this world's state (same weights): a counterfactual branch.
@@ -401,13 +328,13 @@ class World:
         st = self._state
         other = object.__new__(World)
         other.__dict__.update(self.__dict__)
-        gens = [torch.Generator(self.device) for _ in st["generators"]]
-        for g, mine in zip(gens, st["generators"]):
+        gens = [torch.Generator(self.device) for _ in st.generators]
+        for g, mine in zip(gens, st.generators):
             g.set_state(mine.get_state())
-        hist = st["history"]
-        other._state = {**st, "frames": st["frames"].copy(), "generators": gens, "cache": st["cache"].clone(),
-                        "recent": list(st["recent"]),
-                        "history": None if hist is None else {k: v.clone() for k, v in hist.items()}}
+        hist = st.history
+        other._state = replace(st, frames=st.frames.copy(), generators=gens, cache=st.cache.clone(),
+                               recent=list(st.recent),
+                               history=None if hist is None else {k: v.clone() for k, v in hist.items()})
         return other
 
     # ----- internals ----------------------------------------------------------------------
@@ -418,9 +345,9 @@ class World:
         st = self._state
         if self.kv_cache:
             out = self.denoiser(x[:, None], sig, acts[:, None], action_on[:, None],
-                                torch.tensor([pos]), cache=st["cache"])
+                                torch.tensor([pos]), cache=st.cache)
             return out[:, 0].float()
-        h = st["history"]                                                      # past frames, recomputed
+        h = st.history                                                      # past frames, recomputed
         rep = bb // h["x"].shape[0]
         xs = torch.cat([h["x"].repeat(rep, 1, 1, 1, 1), x[:, None]], 1)       # (b', s+1, c, h, w)
         sigs = torch.cat([h["sigma"].repeat(rep, 1), sig], 1)
@@ -437,16 +364,16 @@ class World:
         pos = torch.tensor([pos])
         if self.kv_cache:
             with self._autocast():
-                self.denoiser(x, sig, acts[:, None], mask[:, None], pos, cache=st["cache"], commit=True)
+                self.denoiser(x, sig, acts[:, None], mask[:, None], pos, cache=st.cache, commit=True)
             # the window of committed inputs, so that set_fast() can rebuild the cache with the other network
             window = self.denoiser.net.config.context
-            st["recent"] = (st["recent"] + [(x, sig, acts[:, None], mask[:, None], pos)])[-window:]
+            st.recent = (st.recent + [(x, sig, acts[:, None], mask[:, None], pos)])[-window:]
         else:
             new = {"x": x, "sigma": sig, "actions": acts[:, None], "mask": mask[:, None], "positions": pos}
-            h = st["history"]
-            st["history"] = new if h is None else {k: torch.cat([h[k], new[k]], 0 if k == "positions" else 1)
+            h = st.history
+            st.history = new if h is None else {k: torch.cat([h[k], new[k]], 0 if k == "positions" else 1)
                                                    for k in new}
-        st["position"] = int(pos)
+        st.position = int(pos)
 
     def _encode(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 frames (b, H, W, 3) -> latent frames (b, c, h, w), float32, as play encodes them."""
@@ -463,7 +390,7 @@ class World:
     def _randn(self, shape, rows=None) -> torch.Tensor:
         """Gaussian noise (b, ...): from the batch's one stream, or row by row from each world's own
         (only those of `rows`, if given)."""
-        gens = self._state["generators"]
+        gens = self._state.generators
         if len(gens) == 1 and rows is None:
             return torch.randn(shape, generator=gens[0], device=self.device)
         gens = gens if rows is None else [gens[i] for i in rows]

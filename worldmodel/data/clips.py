@@ -1,11 +1,11 @@
-"""Random windows of T consecutive frames (+ actions), split into train/validation by episode,
-so no validation frame was ever seen in training and no window crosses an episode boundary."""
+"""Random windows of T consecutive (latent) frames with their actions, split into train/validation
+by episode, so no validation frame was ever seen in training and no window crosses an episode
+boundary."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from .episodes import Episode
 
 
 def split_episodes(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[list[int], list[int]]:
@@ -23,30 +23,34 @@ def window_index(lengths: list[int], t: int) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 2)
 
 
-class ClipDataset(torch.utils.data.Dataset):
-    """Windows of `clip_len` frames. Item: dict of frames (T,H,W,3) uint8, actions (T,A),
-    has_action (T,), rewards (T,), dones (T,), as tensors."""
+class LatentClips:
+    """Windows of `clip` consecutive latent frames, with their actions, from the training episodes."""
 
-    def __init__(self, episodes: list[Episode], clip_len: int, split: str = "train",
-                 val_fraction: float = 0.1, seed: int = 0):
-        if split not in ("train", "val", "all"):
-            raise ValueError(f"split must be train, val or all, got {split!r}")
-        train, val = split_episodes(len(episodes), val_fraction, seed)
-        chosen = {"train": train, "val": val, "all": list(range(len(episodes)))}[split]
-        self.episodes = [episodes[i] for i in chosen]
-        self.episode_ids = chosen
-        self.clip_len = clip_len
-        self.index = window_index([len(e) for e in self.episodes], clip_len)
+    def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int, min_end=None):
+        self.clip = clip
+        self.z = [latents[i] for i in ids]
+        self.acts = [torch.from_numpy(episodes[i].actions) for i in ids]
+        self.has = [torch.from_numpy(episodes[i].has_action) for i in ids]
+        index = window_index([len(x) for x in self.z], clip)
+        if min_end is not None and len(index):       # windows must end at or after min_end[seq]
+            ends = index[:, 1] + clip - 1
+            index = index[ends >= np.asarray([min_end[i] for i in ids])[index[:, 0]]]
+        self.index = index
         if len(self.index) == 0:
-            raise ValueError(f"no {split} window of {clip_len} frames: episodes too short or too few")
+            raise ValueError(f"training episodes are shorter than a clip of {clip} frames; record longer episodes")
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        e, s = self.index[i]
-        ep, sl = self.episodes[e], slice(s, s + self.clip_len)
-        return {"frames": torch.from_numpy(ep.frames[sl]), "actions": torch.from_numpy(ep.actions[sl]),
-                "has_action": torch.from_numpy(ep.has_action[sl]),
-                "rewards": torch.from_numpy(ep.rewards[sl]), "dones": torch.from_numpy(ep.dones[sl]),
-                "episode": torch.tensor(self.episode_ids[e]), "start": torch.tensor(s)}
+    @property
+    def frames(self) -> int:
+        return int(sum(len(x) for x in self.z))
+
+    def sample(self, rng: np.random.Generator, batch: int, device):
+        """(x0 (b, t, c, h, w), actions (b, t, a), has_action (b, t)) of `batch` random windows."""
+        rows = self.index[rng.integers(0, len(self.index), batch)]
+        c = self.clip
+        x0 = torch.stack([self.z[e][s:s + c] for e, s in rows]).to(device)
+        a = torch.stack([self.acts[e][s:s + c] for e, s in rows]).to(device)
+        m = torch.stack([self.has[e][s:s + c] for e, s in rows]).to(device)
+        return x0, a, m

@@ -1,4 +1,5 @@
-"""Bits every training loop needs: resumable run state (no pickle), a JSONL log, EMA."""
+"""What the training loop (loop.py) is built from: optimizer state saved without pickle, a JSONL
+log, an EMA of the weights, and the choice of precision."""
 from __future__ import annotations
 
 import json
@@ -22,7 +23,8 @@ def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
                 scalars[f"{idx}.{k}"] = v
     save_file(tensors, str(path) + ".tmp")
     os.replace(str(path) + ".tmp", path)
-    Path(str(path) + ".json").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars}))
+    Path(str(path) + ".json.tmp").write_text(json.dumps({"param_groups": sd["param_groups"], "scalars": scalars}))
+    os.replace(str(path) + ".json.tmp", str(path) + ".json")
 
 
 def load_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:
@@ -90,12 +92,3 @@ def use_bf16(device: torch.device, precision: str = "auto") -> bool:
 def autocast(device: torch.device, bf16: bool):
     """Mixed precision for a training step: matmuls in bf16, weights, optimizer and loss in fp32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
-
-
-def lr_at(step: int, total: int, base: float, warmup: int = 100) -> float:
-    """Linear warm-up, then cosine decay to 10%."""
-    import math
-    if step < warmup:
-        return base * (step + 1) / warmup
-    p = min(1.0, (step - warmup) / max(1, total - warmup))
-    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))

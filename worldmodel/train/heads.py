@@ -3,14 +3,20 @@ held-out episodes (`worldmodel train-heads`). The world's weights are untouched;
 added to its checkpoint (tensors `heads.*`, config block `heads`)."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .heads import HeadsConfig, RewardEndHeads, heads_loss, reward_classes
+from dynamics.heads import HeadsConfig, RewardEndHeads, heads_loss, reward_classes
+
+from ..checkpoint import load_checkpoint, save_checkpoint
+from ..data import load_episodes, split_episodes
+from ..world_checkpoint import build_world_parts, resolve_checkpoint
+from .dynamics import encode_episodes
+from .loop import LoopConfig, TrainLoop, pick_device
 
 
 def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.Tensor]:
@@ -32,39 +38,49 @@ def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.T
 
 
 def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
-              noise: float = 0.1, seed: int = 0, device="cpu", progress: bool = True,
-              use_action: bool = HeadsConfig.use_action) -> RewardEndHeads:
-    """Train heads on transitions (dict from `transitions`), class-balanced."""
-    gen = torch.Generator().manual_seed(seed)
+              noise: float = 0.1, seed: int = 0, device=None, progress: bool = True,
+              use_action: bool = HeadsConfig.use_action, out: str | Path | None = None,
+              save_every: float = 120.0) -> RewardEndHeads:
+    """Train heads on transitions (dict from `transitions`), class-balanced, on the shared loop
+    (cosine learning rate without warm-up, no EMA, fp32). `out`: a folder for the resumable
+    state (a killed fit resumes there); None = a temporary one."""
+    if out is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
+                             save_every)
     torch.manual_seed(seed)
     r = train["reward"]
     neg, pos = r[r < 0], r[r > 0]
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
                       use_action=use_action,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
-    heads = RewardEndHeads(cfg).to(device)
+    heads = RewardEndHeads(cfg)
     counts = torch.bincount(reward_classes(r), minlength=3).float()
     # inverse-frequency weights, capped: a class seen 3 times must not dominate the loss
     class_weight = (counts.sum() / (3 * counts.clamp(min=1))).clamp(max=50.0)
     class_weight[counts == 0] = 0.0
     n_end = float(train["done"].sum())
     end_weight = torch.tensor(min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
-    opt = torch.optim.AdamW(heads.parameters(), lr=lr, weight_decay=1e-4)
+    loop = TrainLoop(out, "heads", heads,
+                     LoopConfig(steps=steps, lr=lr, weight_decay=1e-4, betas=(0.9, 0.999), warmup=0, lr_floor=0.0,
+                                clip=None, precision="fp32", save_every=save_every),
+                     device=device, desc="reward/end heads", progress=progress)
+    dev = loop.device
+    gen = torch.Generator().manual_seed(seed + 1000 * loop.step)
+    class_weight, end_weight = class_weight.to(dev), end_weight.to(dev)
     n = len(r)
-    for step in tqdm(range(steps), desc="reward/end heads", disable=not progress):
-        for g in opt.param_groups:
-            g["lr"] = lr * 0.5 * (1 + np.cos(np.pi * step / steps))
+
+    def loss_fn(step: int):
         idx = torch.randint(0, n, (min(batch, n),), generator=gen)
         zp, z = train["z_prev"][idx], train["z"][idx]
         zp = zp + noise * torch.randn(zp.shape, generator=gen)
         z = z + noise * torch.randn(z.shape, generator=gen)
-        loss = heads_loss(heads, zp.to(device), z.to(device), train["action"][idx].to(device),
-                          r[idx].to(device), train["done"][idx].to(device), class_weight.to(device),
-                          end_weight.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return heads.eval()
+        return heads_loss(loop.net, zp.to(dev), z.to(dev), train["action"][idx].to(dev), r[idx].to(dev),
+                          train["done"][idx].to(dev), class_weight, end_weight)
+
+    loop.run(loss_fn, lambda step: None)
+    loop.clear_state()
+    return loop.trained().to(dev)
 
 
 def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
@@ -100,11 +116,6 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
                 use_action: bool = HeadsConfig.use_action) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint."""
-    from worldmodel.checkpoint import load_checkpoint, save_checkpoint
-    from worldmodel.data import load_episodes, split_episodes
-    from worldmodel.world import build_world_parts, resolve_checkpoint
-
-    from .train import encode_episodes
     path = resolve_checkpoint(world)
     config, tensors = load_checkpoint(path)                   # read once: built from, then re-saved
     ae, _ = build_world_parts(path, config, tensors)
@@ -118,12 +129,14 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     if meta.get("env") != config.get("env", {}).get("env") or episodes[0].frames.shape[1] != ae.config.image_size:
         raise ValueError(f"{data} holds {meta.get('env')} at {episodes[0].frames.shape[1]}px; the world {path} "
                          f"learned {config.get('env', {}).get('env')} at {ae.config.image_size}px")
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = pick_device(device)
     latents = encode_episodes(ae.to(dev), episodes, dev)
     train_ids, val_ids = split_episodes(len(episodes), seed=seed)
     noise = float(config.get("diffusion", {}).get("context_noise", 0.1))
+    run = path / "heads-training"                               # resumable state while fitting
     heads = fit_heads(transitions(latents, episodes, train_ids), episodes[0].actions.shape[1], steps, batch,
-                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action)
+                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run)
+    shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed})
