@@ -161,11 +161,13 @@ def test_window_switches_teacher_and_student_with_t(student, monkeypatch):
 
 def test_shipped_students_and_their_teachers(tmp_path, capsys):
     from worldmodel.cli import main
-    for name in ("doom", "boxing"):
-        student = World.from_pretrained(name, device="cpu")
-        assert student.fast is True and student.steps == 1
-        teacher = World.from_pretrained(f"{name}/teacher", device="cpu")
-        assert teacher.fast is None and (teacher.steps, teacher.guidance_scale) == (8, 2.0)
-    assert main(["distill", "--teacher", "doom", "--out", str(tmp_path / "s")]) == 2
+    student = World.from_pretrained("boxing", device="cpu")
+    assert student.fast is True and student.steps == 1
+    teacher = World.from_pretrained("boxing/teacher", device="cpu")
+    assert teacher.fast is None and (teacher.steps, teacher.guidance_scale) == (8, 2.0)
+    # doom is the campaign's snapshot (issue 16), not distilled until the campaign ends
+    doom = World.from_pretrained("doom", device="cpu")
+    assert doom.fast is None and (doom.steps, doom.guidance_scale) == (1, 2.0)
+    assert main(["distill", "--teacher", "boxing", "--out", str(tmp_path / "s")]) == 2
     assert "already a distilled student" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()

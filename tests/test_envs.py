@@ -59,6 +59,29 @@ def test_atari_actions_map_both_ways():
     env.close()
 
 
+def test_atari_reset_skips_frames_shown_only_before_play():
+    """Pong's reset frame (olive court, one paddle) never comes back in play: reset returns a
+    frame of play instead. Boxing's reset frame is play already and stays exactly what ALE gives
+    (a look-ahead, then the state put back), so replays and the shipped boxing world are unchanged."""
+    import ale_py
+    import gymnasium as gym
+    from worldmodel.envs.base import resize_frame
+    gym.register_envs(ale_py)
+    for game, size in (("Pong", 64), ("Boxing", 64)):
+        env = make_env(f"atari:{game}", size=size)
+        frames = np.stack([env.reset(3)] + [env.step_native(i % len(env.action_set))[0] for i in range(20)]).astype(int)
+        env.close()
+        gaps = np.abs(np.diff(frames, axis=0)).mean(axis=(1, 2, 3))
+        assert gaps.max() < 5, (game, gaps)            # no scene cut after the first frame
+        raw = gym.make(f"ALE/{game}-v5", frameskip=4, repeat_action_probability=0.0, full_action_space=False)
+        first = resize_frame(raw.reset(seed=3)[0], size).astype(int)
+        raw.close()
+        if game == "Pong":
+            assert np.abs(first - frames[0]).mean() > 20  # ALE's reset frame was skipped
+        else:
+            assert np.array_equal(first, frames[0])
+
+
 def test_doom_keyboard_moves_mouse_turns_and_cwd_stays_clean(tmp_path, monkeypatch):
     pytest.importorskip("vizdoom")
     from worldmodel.action import Action, action_from_json, action_to_json

@@ -37,6 +37,22 @@ def test_reset_from_file_and_bytes(world, tmp_path):
     assert world.reset(buf.getvalue()).shape == (32, 32, 3)
 
 
+def test_16_bit_images_from_file_and_array_agree(world, tmp_path):
+    """A 16-bit greyscale PNG is scaled to 8 bits (Pillow's own conversion would clip it to white),
+    and the same pixels as a uint16 array give the same frame; integer arrays of 8-bit values
+    (numpy's default int64) read as uint8 ones."""
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "ramp16.png")
+    assert Image.open(tmp_path / "ramp16.png").mode.startswith("I")
+    from_file = world.reset(tmp_path / "ramp16.png")
+    assert np.array_equal(from_file, world.reset(ramp))
+    assert 100 < from_file.mean() < 155                      # a ramp over the full range: mid-grey on average
+    grey = np.full((16, 16, 3), 200)
+    assert np.array_equal(world.reset(grey), world.reset(grey.astype(np.uint8)))
+    assert np.array_equal(world.reset(np.full((16, 16, 3), 200 * 257, np.uint16)),
+                          world.reset(grey.astype(np.uint8)))
+
+
 @pytest.mark.parametrize("bad, msg", [
     (b"this is not an image", "not a readable image"),
     (b"", "empty"),
@@ -45,7 +61,9 @@ def test_reset_from_file_and_bytes(world, tmp_path):
     (np.zeros((5, 5, 2), np.uint8), "shape"),
     (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
     (np.full((4, 4, 3), 7.0, np.float32), r"\[0, 1\]"),
-    (np.zeros((4, 4, 3), np.int64), "uint8 or float"),
+    (np.full((4, 4, 3), -3, np.int64), "negative"),
+    (np.full((4, 4, 3), 70000, np.int32), "16-bit"),
+    (np.zeros((4, 4, 3), np.complex64), "integers"),
     (12345, "cannot use"),
     ([], "empty list"),
 ])
@@ -137,7 +155,8 @@ def test_every_shipped_world_loads_and_plays():
 def test_shipped_worlds_give_the_frames_they_gave_before():
     """Every shipped world (both paths of a student) loads unchanged and, from its start image
     with seed 7 and fixed actions, gives the frames recorded in tests/data/shipped_frames.npz
-    (written by the code before the one-training-loop refactor), up to float rounding."""
+    (scripts/shipped_frames.py: written by the code before the one-training-loop refactor, and
+    re-recorded for a world only in the commit that ships a new version of it), up to float rounding."""
     from pathlib import Path
     from worldmodel.world_checkpoint import shipped_worlds
     golden = np.load(Path(__file__).parent / "data" / "shipped_frames.npz")
@@ -153,3 +172,38 @@ def test_shipped_worlds_give_the_frames_they_gave_before():
             assert diff.max() <= 2 and diff.mean() < 0.05, (key, diff.max(), diff.mean())
             seen.add(key)
     assert seen == set(golden.files), "a shipped world has no recorded frames, or one recorded is gone"
+
+
+def test_shipped_default_world_turns_the_way_of_its_keys():
+    """Issue 16's test: from the default world's start frame, 8 steps turning left and 8 turning
+    right give frames that differ clearly, each closer to the real game's frame after the same
+    turns than to the real frame after the opposite turns. The start frame is the first frame of
+    the recording's first held-out episode, so the real game reset with that episode's seed
+    starts there (checked)."""
+    import checkpoints
+    from worldmodel.data import split_episodes
+    from worldmodel.data.episodes import episode_seed, replay
+    from worldmodel.envs import make_env
+    from worldmodel.metrics import mean_psnr
+    world = World.from_pretrained(checkpoints.DEFAULT, device="cpu", seed=0)
+    assert world.config["env"]["env"] == "vizdoom:E1M1"
+    start = np.asarray(Image.open(world.path / "start.png").convert("RGB"))
+    episodes = world.config["train"]["train_episodes"] * 10 // 9          # a 90/10 split: 180 of 200
+    _, val = split_episodes(episodes, seed=world.config["train"]["seed"])
+    seed = episode_seed(world.config["train"]["seed"], val[0])
+    env = make_env("vizdoom:E1M1", size=64)
+    real, gen = {}, {}
+    try:
+        assert mean_psnr(replay(env, seed, []), start) >= 40                # the real game starts there
+        for turn in ("turn left", "turn right"):
+            i = env.action_names.index(turn)
+            replay(env, seed, [])
+            real[turn] = [env.step_native(i)[0] for _ in range(8)][-1]
+            world.reset(start)
+            gen[turn] = [world.step(world.action_set[i]) for _ in range(8)][-1]
+    finally:
+        env.close()
+    assert mean_psnr(gen["turn left"], gen["turn right"]) < 35             # clearly different (the old world: 59 dB)
+    for turn, other in (("turn left", "turn right"), ("turn right", "turn left")):
+        same, opposite = mean_psnr(gen[turn], real[turn]), mean_psnr(gen[turn], real[other])
+        assert same > opposite + 0.5, (turn, same, opposite)

@@ -61,11 +61,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames of the shared past stored with each branch (default 8; at least the world's context)")
     r.set_defaults(func=cmd_record)
 
+    tw = sub.add_parser("train", help="train a world of a game in one command, within a time budget",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, description=
+                        "Record the game (with counterfactual branches), fit the autoencoder, train the dynamics with "
+                        "the recipe of docs/TRAINING.md, distill a one-step student, fit reward/end heads where the game "
+                        "has rewards, evaluate on fresh seeds and write OUT/MODEL_CARD.md. The stages after the "
+                        "recording share the time left, so the budget is filled. Rerun the same command after a "
+                        "kill to resume. Then: worldmodel play OUT.",
+                        epilog="--size 64 uses the `pca` autoencoder and the `cpu` dynamics preset (1.35M parameters, "
+                               "16x16x16 latents); --size 32 the `pca-tiny` and `tiny` ones (smoke runs). On 2 CPU "
+                               "cores a `cpu` step takes 0.6-0.8 s (about 5,000 steps an hour); docs/TRAINING.md has the "
+                               "measured learning curves of that recipe, so what an hour buys.")
+    tw.add_argument("--env", required=True, help=ENV_HELP)
+    tw.add_argument("--hours", type=_positive_float, required=True, help="the whole budget, recording to evaluation")
+    tw.add_argument("--out", required=True, help="the world's folder (new, or a killed `worldmodel train` run to resume)")
+    tw.add_argument("--size", type=int, default=64, choices=(32, 64), help="frame size (default 64)")
+    tw.add_argument("--seed", type=int, default=0, help="seed of the recording and training (evaluation uses seed + 1)")
+    tw.add_argument("--device", default=None, help="cpu or cuda (default: cuda where there is one)")
+    tw.set_defaults(func=cmd_train)
+
     a = sub.add_parser("train-autoencoder", help="train a frame <-> latent autoencoder",
                        description="Train (or fit, for pca presets) an autoencoder; prints validation PSNR. Resumes if --out holds a killed run.")
     from autoencoder import PRESETS as AE_PRESETS
     a.add_argument("--data", required=True, help="a folder written by `worldmodel record`")
-    a.add_argument("--preset", default="small", choices=sorted(AE_PRESETS), help="model size and budget (default small)")
+    from autoencoder.presets import FITS as AE_FITS
+    a.add_argument("--preset", default="small", choices=sorted(AE_PRESETS),
+                   help="model size and budget (default small): " + "; ".join(f"{n}: {AE_FITS[n]}" for n in sorted(AE_PRESETS)))
     a.add_argument("--out", required=True, help="run folder (the checkpoint)")
     _train_args(a)
     a.set_defaults(func=cmd_train_autoencoder)
@@ -76,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     from dynamics import PRESETS as DYN_PRESETS
     d.add_argument("--data", required=True, help="a folder written by `worldmodel record`")
     d.add_argument("--autoencoder", required=True, help="an autoencoder run folder")
-    d.add_argument("--preset", default="small", choices=sorted(DYN_PRESETS), help="model size and budget (default small)")
+    from dynamics.presets import FITS as DYN_FITS
+    d.add_argument("--preset", default="small", choices=sorted(DYN_PRESETS),
+                   help="model size and budget (default small): " + "; ".join(f"{n}: {DYN_FITS[n]}" for n in sorted(DYN_PRESETS)))
     d.add_argument("--out", required=True, help="run folder (the world checkpoint)")
     d.add_argument("--eval-starts", type=int, default=8, help="rollout starts per held-out episode in the final evaluation")
     d.add_argument("--minutes", type=float, default=None,
@@ -365,6 +388,15 @@ def cmd_record(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .eval_report import player_summary
+    from .pipeline import train_world
+    m = train_world(args.env, args.out, args.hours, size=args.size, seed=args.seed, device=args.device)
+    print("\n".join(player_summary(m, colour=sys.stdout.isatty())))
+    print(f"world written to {args.out} (card: {args.out}/MODEL_CARD.md); play it with: worldmodel play {args.out}")
+    return 0
+
+
 def cmd_train_autoencoder(args) -> int:
     from worldmodel.train.autoencoder import train_autoencoder
     m = train_autoencoder(args.data, args.out, args.preset, args.steps, args.batch_size, args.seed, args.device,
@@ -533,7 +565,7 @@ def _has_display() -> bool:
 
 def cmd_eval(args) -> int:
     from .data import POLICIES
-    from .eval_report import format_table, run_eval
+    from .eval_report import format_table, player_summary, run_eval
     if args.policy not in POLICIES:
         raise ValueError(f"unknown policy {args.policy!r}; choose from {', '.join(POLICIES)}")
     settings = {k: v for k, v in (("steps", args.steps), ("guidance_scale", args.guidance)) if v is not None}
@@ -546,6 +578,7 @@ def cmd_eval(args) -> int:
           f"finite {st['finite']}, collapsed {st['collapsed']}")
     for n, v in m.get("memory", {}).items():
         print(f"memory, {n} steps away and back: world {v['world']:.2f} dB, real game {v['real']:.2f} dB")
+    print("\n".join(player_summary(m, colour=sys.stdout.isatty())))
     print(f"wrote {args.out}/metrics.json and report.md in {m['seconds']:.0f} s")
     return 0
 

@@ -347,3 +347,42 @@ def format_heads(m: dict) -> str:
             f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
             f"  episode end: {pr(m['episode_end'])}\n"
             f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")
+
+
+def player_summary(m: dict, colour: bool = False) -> list[str]:
+    """What a player of the world will feel, from a `run_eval` report, worst news in red: does it
+    follow the keys (dPSNR@4, counterfactual fidelity, one-step action gap), does it predict rather
+    than repeat (PSNR@1 against copy-last), is it sharp (sharpness@16), does it last a minute.
+    Thresholds: dPSNR@4 >= 1 dB follows the keys, >= 0.3 a little; sharpness >= 0.7 sharp, >= 0.4
+    soft (docs/ARCHITECTURE.md defines the measures)."""
+    paint = {"good": "\033[32m", "weak": "\033[33m", "bad": "\033[31m"}
+
+    def line(level: str, text: str) -> str:
+        mark = {"good": "yes ", "weak": "weak", "bad": "NO  "}[level]
+        return f"{paint[level]}{mark}\033[0m {text}" if colour else f"- **{mark.strip()}**: {text}"
+
+    d4 = m["dpsnr"]["4"]
+    gap = m.get("action_gap", {}).get("1", {}).get("gap_pct")
+    gap_txt = "" if gap is None else f", one-step action gap {gap:+.1f}%"
+    cf = m.get("psnr_counterfactual", {}).get("4")
+    cf_txt = "" if cf is None else f", counterfactual PSNR@4 {cf:.2f} dB against {m['psnr']['4']:.2f} with the recorded actions"
+    keys = "good" if d4 >= 1.0 else "weak" if d4 >= 0.3 else "bad"
+    out = [line(keys, {"good": "follows the keys", "weak": "follows the keys only a little",
+                       "bad": "ignores its keys: what you press changes little or nothing"}[keys]
+                + f" (dPSNR@4 {d4:.2f} dB{cf_txt}{gap_txt})")]
+    p1, c1 = m["psnr"]["1"], m["psnr_copy_last"]["1"]
+    out.append(line("good" if p1 >= c1 else "bad",
+                    ("predicts the next frame" if p1 >= c1 else "its next frame is further from the game's than "
+                     "simply repeating the last one") + f" (PSNR@1 {p1:.2f} dB, copy-last {c1:.2f} dB)"))
+    sharp = m["sharpness"].get("16", m["sharpness"].get(max(m["sharpness"], key=int)))
+    level = "good" if sharp >= 0.7 else "weak" if sharp >= 0.4 else "bad"
+    out.append(line(level, {"good": "stays sharp", "weak": "softer than the game",
+                            "bad": "dissolves into a blur"}[level] + f" (detail at 16 frames {sharp:.2f} of the real frames')"))
+    st = m["stability"]
+    lasts = st["finite"] and not st["collapsed"]
+    out.append(line("good" if lasts else "bad", (f"lasts {st['frames']} frames of play" if lasts else
+                                                 f"does not last {st['frames']} frames (collapsed by the rule)")))
+    if keys != "good" or level == "bad" or not lasts:
+        out.append("  what to try: more --hours (the dynamics curve in work/dynamics/log.jsonl shows whether it "
+                   "was still rising), or a recording policy that makes the keys matter more")
+    return out

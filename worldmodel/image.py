@@ -15,7 +15,8 @@ class ImageError(ValueError):
 
 
 def load_image(src) -> Image.Image:
-    """A PIL image from a path, bytes, PIL image or array (H,W), (H,W,1|3|4), uint8 or float in [0,1]."""
+    """A PIL image from a path, bytes, PIL image or array (H,W), (H,W,1|3|4): uint8, uint16 (scaled
+    to 8 bits like a 16-bit file), other integers holding 8- or 16-bit values, or float in [0,1]."""
     if isinstance(src, Image.Image):
         return src
     if isinstance(src, (str, Path)):
@@ -63,15 +64,37 @@ def _from_array(a: np.ndarray) -> Image.Image:
         a = (a * 255).round().astype(np.uint8)
     elif a.dtype == np.bool_:
         a = a.astype(np.uint8) * 255
+    elif np.issubdtype(a.dtype, np.integer):
+        a = _integers_to_8bit(a)
     else:
-        raise ImageError(f"image arrays must be uint8 or float in [0, 1], got {a.dtype}")
+        raise ImageError(f"image arrays must be integers (8 or 16 bits a channel) or float in [0, 1], got {a.dtype}")
     return Image.fromarray(np.ascontiguousarray(a))
+
+
+def _integers_to_8bit(a: np.ndarray) -> np.ndarray:
+    """uint16 (a 16-bit PNG's depth) scales 0..65535 to 0..255; other integer types (numpy's default
+    int64 included) are read as 8-bit values when they fit in 0..255 and as 16-bit ones when they fit
+    in 0..65535, as a 16-bit file's pixels are."""
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0:
+        raise ImageError(f"integer image values must not be negative, got {lo}")
+    if a.dtype == np.uint16 or 255 < hi <= 65535:
+        return (a.astype(np.float64) / 257).round().astype(np.uint8)   # 65535 / 257 = 255 exactly
+    if hi <= 255:
+        return a.astype(np.uint8)
+    raise ImageError(f"integer image values must be 8-bit (0-255) or 16-bit (0-65535), got up to {hi}")
 
 
 def fit_image(src, size: int) -> np.ndarray:
     """(size, size, 3) uint8: converted to RGB (transparency over black), centre-cropped to a
     square, resized (area-average down, bicubic up)."""
     img = load_image(src)
+    if img.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit greyscale files (and 32-bit integer ones): Pillow's own conversion to RGB clips
+        # every value over 255 to white, so scale them as the arrays are scaled
+        img = Image.fromarray(_integers_to_8bit(np.asarray(img)))
+    elif img.mode == "F":
+        img = _from_array(np.asarray(img))
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         bg = Image.new("RGBA", rgba.size, (0, 0, 0, 255))

@@ -7,11 +7,14 @@ This sits above both `worldmodel.train` (which makes checkpoints and never build
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
 from .data import load_episodes, split_episodes
 from .evaluate import rollout_metrics
-from .train.dynamics import finalize, train_dynamics
+from dynamics import PRESETS
+from .train.dynamics import finalize, seconds_per_step, train_dynamics
 from .train.distill import distill_world
 from .world import World
 
@@ -55,3 +58,187 @@ def distill_and_evaluate(teacher, data, out, cfg, *, eval_starts: int = 4, seed:
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     finalize(out)
     return out, {**report, "settings": settings}
+
+
+# ----- `worldmodel train`: a game in, a playable world out, within a time budget -------------------
+
+# The recipe of docs/TRAINING.md ("Worlds that follow their actions"): counterfactual branches in
+# the recording, the action-driven flow warp, training noise centred higher, sampling from sigma 20
+# in 2 Euler steps without guidance; a one-step student of that teacher.
+RECIPE = {"model": {"warp": True}, "diffusion": {"p_mean": 0.4, "sigma_max": 20.0},
+          "branches": {"actions": 3, "steps": 6, "past": 8}, "teacher_steps": 2, "teacher_guidance": 1.0}
+STAGES = ("record", "autoencoder", "dynamics", "distill", "heads", "eval")
+PLAN = "pipeline.json"
+
+
+def plan_training(env: str, hours: float, size: int = 64) -> dict:
+    """How `hours` are spent: the recording's size, the presets for the frame size, and the share
+    of the time left that each training stage gets when it starts (so the budget is filled
+    however long the recording took)."""
+    if not hours > 0:
+        raise ValueError(f"--hours must be positive, got {hours}")
+    if size not in (32, 64):
+        raise ValueError(f"--size must be 32 (the tiny presets) or 64, got {size}")
+    small = hours < 0.5
+    return {"env": env, "hours": hours, "size": size,
+            "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
+            "branch_points": 2 if small else 8,
+            "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": "cpu" if size == 64 else "tiny",
+            # shares of the minutes left when the stage starts; the rest is heads and evaluation
+            "dynamics_share": 0.75, "distill_share": 0.5,
+            "eval_episodes": 2 if small else 8, "stability_frames": 120 if small else 900}
+
+
+def _load_plan(out: Path, plan: dict) -> dict:
+    path = out / PLAN
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        for key in ("env", "hours", "size"):
+            if saved["plan"][key] != plan[key]:
+                raise ValueError(f"{out} is a `worldmodel train` run of --env {saved['plan']['env']} --hours "
+                                 f"{saved['plan']['hours']} --size {saved['plan']['size']}; resume it with the "
+                                 "same settings or train into a new --out folder")
+        return saved
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty and holds no `worldmodel train` run; choose a new --out folder")
+    return {"plan": plan, "stages": {}}
+
+
+def _save_plan(out: Path, state: dict) -> None:
+    tmp = out / (PLAN + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(out / PLAN)
+
+
+def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, device=None, say=print) -> dict:
+    """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
+    end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
+    within about `hours` (the stages after the recording share the time that is left). OUT
+    becomes the world (`worldmodel play OUT`); its work folders are OUT/work/. Rerun the same
+    command after a kill: finished stages are skipped and the training stages resume.
+    Returns the evaluation's metrics. `say` prints the plan and each stage's start."""
+    from .data import BranchConfig, record
+    from .envs import make_env
+    from .eval_report import run_eval
+    from .train.autoencoder import train_autoencoder
+    from .train.heads import train_heads
+    from dynamics.distill import DistillConfig
+
+    out = Path(out)
+    state = _load_plan(out, plan_training(env, hours, size))
+    plan, done = state["plan"], state["stages"]
+    work = out / "work"
+    data, ae_dir, dyn_dir = work / "data", work / "autoencoder", work / "dynamics"
+    work.mkdir(parents=True, exist_ok=True)
+    budget = plan["hours"] * 3600
+
+    def spent() -> float:
+        return sum(s["seconds"] for s in done.values())
+
+    def stage(name: str, what: str) -> float:
+        """Announce stage `name` and return its start time. (Time a killed run spent in a stage
+        that did not finish is not counted; the training stages keep their own budgets.)"""
+        i = STAGES.index(name) + 1
+        left = budget - spent()
+        say(f"[{i}/{len(STAGES)}] {name}: {what}  ({spent() / 60:.0f} of {budget / 60:.0f} min spent, "
+            f"{max(left, 0) / 60:.0f} left)")
+        return time.time()
+
+    def finish(name: str, t0: float, **info) -> None:
+        done[name] = {"seconds": round(time.time() - t0, 1), **info}
+        _save_plan(out, state)
+
+    if not done:
+        from .action import ACTION_DIM
+        latent = size // 4                         # both PCA presets: 16 channels at 1/4 of the frame size
+        per_step = seconds_per_step(plan["dynamics"], 16, latent, ACTION_DIM, RECIPE["model"], device=device)
+        steps = int(plan["dynamics_share"] * budget / per_step)
+        say(f"`worldmodel train` {env} for {hours:g} h into {out}: record {plan['episodes']} episodes x "
+            f"{plan['steps']} steps with {plan['branch_points']} counterfactual branch points each, a "
+            f"{plan['autoencoder']} autoencoder, the {plan['dynamics']} dynamics preset for "
+            f"{plan['dynamics_share']:.0%} of the time left after recording: at {per_step:.2f} s a step (timed "
+            f"now), at most about {steps:,} steps of batch {PRESETS[plan['dynamics']].batch_size}; then a "
+            f"one-step student for half of the rest, heads, and `worldmodel eval` on {plan['eval_episodes']} "
+            f"fresh episodes. Rerun the same command to resume.")
+        state["seconds_per_step"] = per_step
+        _save_plan(out, state)
+
+    if "record" not in done:
+        t0 = stage("record", f"{plan['episodes']} episodes of {env} (sticky policy, seed {seed})")
+        if data.exists():
+            shutil.rmtree(data)                    # a killed recording is made again (it is deterministic)
+        env_ = make_env(env, size=size)
+        try:
+            record(env_, data, plan["episodes"], plan["steps"], policy="sticky", seed=seed,
+                   branches=BranchConfig(points=plan["branch_points"], **RECIPE["branches"]))
+        finally:
+            env_.close()
+        finish("record", t0)
+
+    if "autoencoder" not in done:
+        t0 = stage("autoencoder", f"preset {plan['autoencoder']}")
+        m = train_autoencoder(data, ae_dir, plan["autoencoder"], seed=seed, device=device)
+        finish("autoencoder", t0, val_psnr=m["val_psnr"])
+
+    if "dynamics" not in done:
+        minutes = state.get("dynamics_minutes") or max(0.2, plan["dynamics_share"] * (budget - spent()) / 60)
+        state["dynamics_minutes"] = minutes
+        _save_plan(out, state)
+        t0 = stage("dynamics", f"preset {plan['dynamics']}, {minutes:.0f} training minutes")
+        train_dynamics(data, ae_dir, dyn_dir, plan["dynamics"], steps=10 ** 7, seed=seed, device=device,
+                       minutes=minutes, overrides={"model": RECIPE["model"], "diffusion": RECIPE["diffusion"]})
+        config = json.loads((dyn_dir / "config.json").read_text())
+        config["sampling"] = {**config["sampling"], "steps": RECIPE["teacher_steps"],
+                              "guidance_scale": RECIPE["teacher_guidance"]}
+        (dyn_dir / "config.json").write_text(json.dumps(config, indent=2))
+        finalize(dyn_dir)
+        finish("dynamics", t0)
+
+    if "distill" not in done:
+        minutes = state.get("distill_minutes") or max(0.1, plan["distill_share"] * (budget - spent()) / 60 * 0.8)
+        state["distill_minutes"] = minutes
+        _save_plan(out, state)
+        t0 = stage("distill", f"a 1-step student of the {RECIPE['teacher_steps']}-step teacher, {minutes:.0f} minutes")
+        cfg = DistillConfig(student_steps=1, teacher_steps=RECIPE["teacher_steps"],
+                            guidance=RECIPE["teacher_guidance"], steps=10 ** 7)
+        distill_world(dyn_dir, data, out, cfg, seed=seed, device=device, minutes=minutes, source="work/dynamics")
+        finalize(out)
+        finish("distill", t0)
+
+    if "heads" not in done:
+        _, eps = load_episodes(data)
+        rewarded = sum(int((e.rewards != 0).sum()) for e in eps)
+        t0 = stage("heads", f"reward and episode-end heads ({rewarded} rewarded steps recorded)")
+        if rewarded:
+            m = train_heads(out, data, steps=1500 if plan["hours"] >= 0.5 else 100, seed=seed, device=device)
+            finish("heads", t0, reward_nonzero=m["reward_nonzero"])
+        else:
+            finish("heads", t0, skipped="the recording holds no reward")
+
+    if "eval" in done:
+        say(f"{out} is finished; its evaluation is {out}/eval/report.md")
+        return json.loads((out / "eval" / "metrics.json").read_text())
+    t0 = stage("eval", f"{plan['eval_episodes']} fresh episodes (seed {seed + 1})")
+    m = run_eval(out, out / "eval", seed=seed + 1, episodes=plan["eval_episodes"],
+                 stability_frames=plan["stability_frames"], device=device, progress=True)
+    finish("eval", t0)
+    (out / "MODEL_CARD.md").write_text(model_card(state, m))
+    return m
+
+
+def model_card(state: dict, m: dict) -> str:
+    """The card of a `worldmodel train` world: what it was trained on, how long each stage took,
+    and the player's summary of its evaluation."""
+    from .eval_report import format_table, player_summary
+    plan = state["plan"]
+    rows = [f"| {name} | {state['stages'][name]['seconds'] / 60:.1f} |" for name in STAGES if name in state["stages"]]
+    return "\n".join([
+        f"# A world of `{plan['env']}`, made by `worldmodel train`", "",
+        f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']}`: "
+        f"{plan['episodes']} recorded episodes of {plan['steps']} steps (sticky policy, "
+        f"{plan['branch_points']} counterfactual branch points each), autoencoder `{plan['autoencoder']}`, "
+        f"dynamics preset `{plan['dynamics']}` with the recipe of docs/TRAINING.md, a one-step student "
+        "(its teacher in `teacher/`).", "",
+        "| stage | minutes |", "|---|---|", *rows, "",
+        "## What a player will feel", "", *player_summary(m, colour=False), "",
+        "## Fresh-seed evaluation (`eval/report.md`)", "", format_table(m), ""])

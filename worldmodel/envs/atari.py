@@ -7,6 +7,11 @@ from ..action import Action
 from .base import Env, resize_frame
 
 # ALE's action names are made of these words; each maps to held keys.
+# A reset frame this far (mean absolute difference, grey levels) from the frame after it is a
+# frame shown only before play starts (AtariEnv.reset); at most PRE_PLAY_STEPS are skipped.
+SCENE_CUT = 20.0
+PRE_PLAY_STEPS = 8
+
 _WORDS = {"UP": "up", "DOWN": "down", "LEFT": "left", "RIGHT": "right", "FIRE": "space"}
 
 
@@ -42,8 +47,24 @@ class AtariEnv(Env):
         self.action_set = [meaning_to_action(m) for m in self._env.unwrapped.get_action_meanings()]
 
     def reset(self, seed: int | None = None) -> np.ndarray:
+        """The first frame of play. Some games show a frame at reset that play never shows again
+        (Pong: an olive court with one blue paddle, 53 grey levels from every later frame, where
+        consecutive frames differ by 0.2). Such frames are skipped with no-op steps, so start
+        images and rollout starts are frames of real play; a game whose reset frame is already
+        play is looked ahead of (a cloned ALE state) and put back, untouched. The same seed
+        always skips the same frames, so replays from a seed and actions stay exact."""
         obs, _ = self._env.reset(seed=None if seed is None else int(seed))
-        return resize_frame(obs, self.size)
+        frame = resize_frame(obs, self.size)
+        ale = self._env.unwrapped.ale
+        for _ in range(PRE_PLAY_STEPS):
+            before = ale.cloneState()
+            obs, _, terminated, truncated, _ = self._env.step(0)
+            nxt = resize_frame(obs, self.size)
+            if terminated or truncated or np.abs(nxt.astype(np.int16) - frame).mean() < SCENE_CUT:
+                ale.restoreState(before)       # the frame before belongs to play: stay there
+                break
+            frame = nxt
+        return frame
 
     def step_native(self, index: int) -> tuple[np.ndarray, float, bool]:
         index = self.check_native(index)

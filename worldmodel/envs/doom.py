@@ -63,7 +63,7 @@ class DoomEnv(Env):
         try:
             import vizdoom as vzd
         except ImportError as e:
-            raise RuntimeError("ViZDoom worlds need vizdoom: pip install 'worldmodel-playground[doom]'") from e
+            raise RuntimeError("ViZDoom worlds need vizdoom, a default dependency: pip install vizdoom") from e
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown ViZDoom scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
         wad, doom_map = SCENARIOS[scenario]

@@ -67,7 +67,7 @@ def train_autoencoder(data: str | Path, out: str | Path, preset: str = "tiny", s
     save_checkpoint(out, {**config, "metrics": metrics}, ae.state_dict())
     clear_state(out, "autoencoder")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    log.write(event="done", **metrics)
+    log.write(event="metrics", **metrics)          # the loop logged "done" already (conv AE)
     return metrics
 
 

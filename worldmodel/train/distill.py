@@ -24,13 +24,14 @@ from .loop import LoopConfig, TrainLoop
 
 def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, device: str | None = None,
                   save_every: float = 120.0, progress: bool = True, source: str | None = None,
-                  precision: str = "auto") -> Path:
+                  precision: str = "auto", minutes: float | None = None) -> Path:
     """Train a student of the world at `teacher_path` on the latent clips of the recording `data`.
     `data` None = the recording the teacher was trained on, if it is still there.
     OUT becomes a world checkpoint (the student), with the teacher copied into OUT/teacher so the
     slow path travels with it. Resumes if OUT holds a killed run. `source` names the teacher in
     the student's config (default: its path). precision: "auto" (bf16 autocast where it is faster,
-    as in train_dynamics; the same network), "bf16" or "fp32"."""
+    as in train_dynamics; the same network), "bf16" or "fp32". minutes: a budget of training time
+    kept across resumes (the step count becomes what fits after 50 steps), as in train_dynamics."""
     teacher_path, out = Path(teacher_path), Path(out)
     config, ae, teacher = load_world_parts(teacher_path)
     if "distilled" in config:
@@ -48,7 +49,7 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     student = copy.deepcopy(teacher).train().requires_grad_(True)
     loop = TrainLoop(out, "dynamics", student.net,
                      LoopConfig(steps=cfg.steps, lr=cfg.lr, ema=cfg.ema, warmup=min(100, cfg.steps // 10),
-                                precision=precision, save_every=save_every, log_every=25),
+                                precision=precision, save_every=save_every, log_every=25, minutes=minutes),
                      device=device, desc=f"distilling {cfg.teacher_steps}x2 -> {cfg.student_steps} steps",
                      progress=progress)
     dev = loop.device

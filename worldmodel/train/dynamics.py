@@ -231,3 +231,37 @@ def finalize(out: Path) -> None:
     """Drop the latent cache and the resumable state once a run is finished and evaluated."""
     (Path(out) / "latents.safetensors").unlink(missing_ok=True)
     clear_state(out, "dynamics")
+
+
+def seconds_per_step(preset: str, latent_channels: int, latent_size: int, action_dim: int, model: dict | None = None,
+                     steps: int = 3, device: str | None = None) -> float:
+    """Median seconds of one training step of `preset` (batch, loss, backward, AdamW) on random
+    latents of the given shape, after one warm-up step: what a budget buys, told before training."""
+    import statistics
+    import time
+    from .common import autocast, use_bf16
+    from .loop import make_optimizer, pick_device
+    tc = PRESETS[preset]
+    dev = pick_device(device)
+    cfg = replace(tc.model, latent_channels=latent_channels, latent_size=latent_size, action_dim=action_dim,
+                  **(model or {}))
+    gen = torch.Generator(dev).manual_seed(0)
+    den = Denoiser(DynamicsTransformer(cfg), tc.diffusion).to(dev)
+    opts = make_optimizer(den.net, "adamw", tc.lr, tc.weight_decay)
+    b, t = tc.batch_size, cfg.context + 1
+    x0 = torch.randn(b, t, latent_channels, latent_size, latent_size, generator=gen, device=dev)
+    acts = torch.rand(b, t, action_dim, generator=gen, device=dev)
+    has = torch.ones(b, t, dtype=torch.bool, device=dev)
+    bf16 = use_bf16(dev, tc.precision)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        with autocast(dev, bf16):
+            loss = diffusion_loss(den, x0, acts, has, generator=gen)
+        for o in opts:
+            o.zero_grad(set_to_none=True)
+        loss.backward()
+        for o in opts:
+            o.step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times[1:])

@@ -206,12 +206,16 @@ class TrainLoop:
         last_save = time.time()
         while self.step < self.total:
             step, t_step = self.step, time.time()
-            if cfg.minutes is not None and step == start + 50:
-                per_step = (self.train_seconds - t_budget) / 50
+            if cfg.minutes is not None and step - start >= 50 and (step - start) % 500 in (0, 50):
+                # what the time left buys, at the pace measured since this start: set after 50 steps
+                # and set again every 500 (the first steps are slow ones, and the pace drifts), so
+                # the run fills its budget instead of stopping early; never past the steps asked for
+                per_step = (self.train_seconds - t_budget) / (step - start)
                 left = cfg.minutes * 60 - self.train_seconds
-                self.total = min(self.total, max(step + 1, step + int(left / per_step)))
-                bar.total = self.total
-                self.log.write(event="budget", minutes=cfg.minutes, seconds_per_step=per_step, total=self.total)
+                total = min(cfg.steps, max(step + 1, step + int(left / per_step)))
+                if total != self.total:
+                    self.total = bar.total = total
+                    self.log.write(event="budget", minutes=cfg.minutes, seconds_per_step=per_step, total=self.total)
             lr = lr_at(step, self.total, cfg.lr, cfg.warmup, cfg.lr_floor)
             for opt in self.opts:
                 for g in opt.param_groups:

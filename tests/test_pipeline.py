@@ -1,0 +1,85 @@
+"""`worldmodel train`: one command from a game to a playable, evaluated world, resumable."""
+import json
+
+import pytest
+
+from worldmodel import World
+from worldmodel import pipeline
+from worldmodel.eval_report import player_summary
+
+
+def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
+    out = tmp_path / "world"
+    said = []
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed in the dynamics stage")
+
+    monkeypatch.setattr(pipeline, "train_dynamics", killed)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train_world("procedural", out, 0.005, size=32, say=said.append)
+    state = json.loads((out / "pipeline.json").read_text())
+    assert set(state["stages"]) == {"record", "autoencoder"} and state["seconds_per_step"] > 0
+    assert "steps of batch" in said[0]                          # the plan says what the budget buys
+    recorded = (out / "work" / "data" / "meta.json").stat().st_mtime_ns
+    monkeypatch.undo()
+
+    said.clear()
+    m = pipeline.train_world("procedural", out, 0.005, size=32, say=said.append)
+    assert not any(s.startswith("[1/6] record") for s in said)   # finished stages are not redone
+    assert (out / "work" / "data" / "meta.json").stat().st_mtime_ns == recorded
+    state = json.loads((out / "pipeline.json").read_text())
+    assert set(state["stages"]) == set(pipeline.STAGES)
+    assert state["stages"]["heads"]["skipped"]                   # the procedural game has no reward
+    assert (out / "eval" / "metrics.json").is_file() and (out / "eval" / "report.md").is_file()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "What a player will feel" in card and ("follows the keys" in card or "ignores its keys" in card)
+    assert not (out / "latents.safetensors").exists() and not (out / "train_state.json").exists()
+
+    world = World.from_pretrained(out, device="cpu")             # `worldmodel play OUT` opens this
+    assert world.fast is True and world.steps == 1 and (out / "teacher" / "config.json").is_file()
+    teacher = json.loads((out / "teacher" / "config.json").read_text())
+    assert teacher["diffusion"]["sigma_max"] == 20.0 and teacher["sampling"]["steps"] == 2
+    assert world.reset().shape == (32, 32, 3)
+
+    said.clear()                                                 # a finished run only reports
+    assert pipeline.train_world("procedural", out, 0.005, size=32, say=said.append) == m
+    assert "finished" in said[-1]
+
+
+def test_train_world_refuses_other_settings_and_foreign_folders(tmp_path):
+    out = tmp_path / "w"
+    out.mkdir()
+    (out / "pipeline.json").write_text(json.dumps({"plan": pipeline.plan_training("procedural", 0.5, 32),
+                                                   "stages": {}}))
+    with pytest.raises(ValueError, match="resume it with the same settings"):
+        pipeline.train_world("procedural", out, 1.0, size=32)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not empty"):
+        pipeline.train_world("procedural", other, 0.5, size=32)
+    assert (other / "notes.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="--hours"):
+        pipeline.plan_training("procedural", 0.0)
+    with pytest.raises(ValueError, match="--size"):
+        pipeline.plan_training("procedural", 1.0, size=48)
+
+
+def _metrics(dpsnr4, psnr1, copy1, sharp16, collapsed):
+    return {"dpsnr": {"4": dpsnr4, "16": dpsnr4}, "psnr": {"1": psnr1, "4": 20.0, "16": 19.0},
+            "psnr_copy_last": {"1": copy1, "4": 19.0, "16": 18.0}, "psnr_counterfactual": {"4": 19.5},
+            "sharpness": {"1": 0.9, "4": 0.8, "16": sharp16}, "action_gap": {"1": {"gap_pct": 40.0}},
+            "stability": {"frames": 900, "finite": True, "collapsed": collapsed}}
+
+
+def test_player_summary_says_plainly_what_a_player_feels():
+    good = player_summary(_metrics(2.5, 26.0, 25.0, 0.8, False))
+    assert all(line.startswith("- **yes**") for line in good) and len(good) == 4
+    bad = player_summary(_metrics(0.02, 22.0, 25.0, 0.1, True))
+    assert bad[0].startswith("- **NO**") and "ignores its keys" in bad[0]
+    assert "blur" in bad[2] and "does not last" in bad[3] and "what to try" in bad[-1]
+    weak = player_summary(_metrics(0.5, 26.0, 25.0, 0.5, False))
+    assert weak[0].startswith("- **weak**") and "softer" in weak[2]
+    red = player_summary(_metrics(0.02, 22.0, 25.0, 0.1, True), colour=True)
+    assert red[0].startswith("\033[31m")
