@@ -12,15 +12,11 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import replace
 
 import torch
 
-from dynamics import PRESETS, Denoiser, DynamicsTransformer
-from dynamics.diffusion import diffusion_loss
-from worldmodel.train.loop import make_optimizer
 from worldmodel.action import ACTION_DIM
-from worldmodel.train.common import autocast
+from worldmodel.train.dynamics import synthetic_step
 
 
 def main() -> int:
@@ -33,26 +29,9 @@ def main() -> int:
     p.add_argument("--optimizer", default="adamw")
     p.add_argument("--json", default=None, help="also write the numbers here")
     args = p.parse_args()
-    tc = PRESETS[args.preset]
-    cfg = replace(tc.model, latent_channels=args.latent[0], latent_size=args.latent[1], action_dim=ACTION_DIM)
-    gen = torch.Generator().manual_seed(0)
-    torch.manual_seed(0)                        # the initial weights (nn.Module init draws from it)
-    den = Denoiser(DynamicsTransformer(cfg), tc.diffusion)
-    opts = make_optimizer(den.net, args.optimizer, tc.lr, tc.weight_decay)
-    dev = torch.device("cpu")
-    b, t = args.batch_size, cfg.context + 1
-    x0 = torch.randn(b, t, cfg.latent_channels, cfg.latent_size, cfg.latent_size, generator=gen)
-    acts = torch.rand(b, t, ACTION_DIM, generator=gen)
-    has = torch.ones(b, t, dtype=torch.bool)
-
-    def step(bf16: bool):
-        with autocast(dev, bf16):
-            loss = diffusion_loss(den, x0, acts, has, generator=gen)
-        for o in opts:
-            o.zero_grad(set_to_none=True)
-        loss.backward()
-        for o in opts:
-            o.step()
+    step = synthetic_step(args.preset, args.latent[0], args.latent[1], ACTION_DIM, batch_size=args.batch_size,
+                          optimizer=args.optimizer, device="cpu")
+    b = args.batch_size
 
     runs = {"fp32": [], "bf16": []}
     for r in range(args.rounds):

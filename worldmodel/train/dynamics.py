@@ -233,29 +233,27 @@ def finalize(out: Path) -> None:
     clear_state(out, "dynamics")
 
 
-def seconds_per_step(preset: str, latent_channels: int, latent_size: int, action_dim: int, model: dict | None = None,
-                     steps: int = 3, device: str | None = None) -> float:
-    """Median seconds of one training step of `preset` (batch, loss, backward, AdamW) on random
-    latents of the given shape, after one warm-up step: what a budget buys, told before training."""
-    import statistics
-    import time
-    from .common import autocast, use_bf16
+def synthetic_step(preset: str, latent_channels: int, latent_size: int, action_dim: int, model: dict | None = None,
+                   batch_size: int | None = None, optimizer: str = "adamw", device: str | None = None):
+    """One training step of `preset` on fixed random latents of the given shape (the real loss,
+    backward and optimizer step), as a function step(bf16: bool) -> None: for timing a preset on
+    a machine before training on it (`seconds_per_step`, scripts/train_step_time.py)."""
+    from .common import autocast
     from .loop import make_optimizer, pick_device
     tc = PRESETS[preset]
     dev = pick_device(device)
     cfg = replace(tc.model, latent_channels=latent_channels, latent_size=latent_size, action_dim=action_dim,
                   **(model or {}))
     gen = torch.Generator(dev).manual_seed(0)
+    torch.manual_seed(0)                        # the initial weights (nn.Module init draws from it)
     den = Denoiser(DynamicsTransformer(cfg), tc.diffusion).to(dev)
-    opts = make_optimizer(den.net, "adamw", tc.lr, tc.weight_decay)
-    b, t = tc.batch_size, cfg.context + 1
+    opts = make_optimizer(den.net, optimizer, tc.lr, tc.weight_decay)
+    b, t = batch_size or tc.batch_size, cfg.context + 1
     x0 = torch.randn(b, t, latent_channels, latent_size, latent_size, generator=gen, device=dev)
     acts = torch.rand(b, t, action_dim, generator=gen, device=dev)
     has = torch.ones(b, t, dtype=torch.bool, device=dev)
-    bf16 = use_bf16(dev, tc.precision)
-    times = []
-    for _ in range(steps + 1):
-        t0 = time.perf_counter()
+
+    def step(bf16: bool) -> None:
         with autocast(dev, bf16):
             loss = diffusion_loss(den, x0, acts, has, generator=gen)
         for o in opts:
@@ -263,5 +261,23 @@ def seconds_per_step(preset: str, latent_channels: int, latent_size: int, action
         loss.backward()
         for o in opts:
             o.step()
+
+    return step
+
+
+def seconds_per_step(preset: str, latent_channels: int, latent_size: int, action_dim: int, model: dict | None = None,
+                     steps: int = 3, device: str | None = None) -> float:
+    """Median seconds of one training step of `preset` at its batch size and precision, after one
+    warm-up step: what a time budget buys, told before training."""
+    import statistics
+    import time
+    from .common import use_bf16
+    from .loop import pick_device
+    step = synthetic_step(preset, latent_channels, latent_size, action_dim, model, device=device)
+    bf16 = use_bf16(pick_device(device), PRESETS[preset].precision)
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        step(bf16)
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:])
