@@ -267,11 +267,11 @@ def test_gallery_touch_buttons_mouse_and_settings(browser, demo, shots):
         sid_players = lambda: [p for p in demo.players._players.values() if p is not None]  # noqa: E731
         wait_for(lambda: len(sid_players()) == 1, what="the player")
         p = sid_players()[0]
-        # pick the shipped doom world (a distilled student, first-person) in the gallery
+        # pick the shipped doom world (first-person; the campaign's snapshot, not distilled) in the gallery
         page.locator("#wm-gallery button").filter(has_text="doom").first.click()
         wait_for(lambda: "Playing **doom**" in page.inner_text("#wm-message") or "Playing doom" in page.inner_text("#wm-message"),
                  what="the doom world")
-        assert p.session.world.fast is True and "KeyW" in p.keymap
+        assert p.session.world.fast is None and "KeyW" in p.keymap
         assert page.is_visible("#wm-key-KeyW") and page.is_visible("#wm-key-TurnLeft")
         assert not page.is_visible("#wm-key-ArrowUp")                     # doom has no arrow keys
         assert "mouse over the frame" in page.inner_text("#wm-keys")
@@ -293,12 +293,16 @@ def test_gallery_touch_buttons_mouse_and_settings(browser, demo, shots):
             time.sleep(0.05)
         wait_for(lambda: any(a is not None and a.mouse_dx > 0 for a, _ in p.session.history[n0:]), what="mouse turn")
 
-        # settings: the teacher path, then its steps
+        page.screenshot(path=str(shots / "demo_doom.png"))
+        # settings: a distilled world (boxing) switched to its teacher path, then its steps
+        page.locator("#wm-gallery button").filter(has_text="boxing").first.click()
+        wait_for(lambda: "Playing **boxing**" in page.inner_text("#wm-message") or "Playing boxing" in page.inner_text("#wm-message"),
+                 what="the boxing world")
+        wait_for(lambda: p.session.world.fast is True, what="the boxing student")
         page.locator("#wm-path").get_by_label("teacher (slow)").check()
         wait_for(lambda: p.session.world.fast is False, what="the teacher path")
         wait_for(lambda: "Now the teacher" in page.inner_text("#wm-message"), what="the path message")
         assert p.session.world.steps == 8
-        page.screenshot(path=str(shots / "demo_doom.png"))
     finally:
         ctx.close()
     wait_for(lambda: len(demo.players) == 0, what="the world freed")
