@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from worldmodel import World
-from worldmodel.data import load_episodes, split_episodes, window_index
+from worldmodel.data import held_out_episodes, window_index
 from worldmodel.evaluate import rollout_metrics
 
 
@@ -72,9 +72,7 @@ def main() -> None:
     p.add_argument("--first-step", action="store_true", help="also the first-step latent MSE table")
     p.add_argument("--past", type=int, default=1, help="real past frames for --first-step (default 1, as in play)")
     args = p.parse_args()
-    _, eps = load_episodes(args.data)
-    _, val = split_episodes(len(eps), seed=0)
-    held = [eps[i] for i in val]
+    held = held_out_episodes(args.data, seed=0)
     if args.first_step:
         first_step(args.run, held, args.past)
     with tempfile.TemporaryDirectory() as tmp:

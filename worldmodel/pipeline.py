@@ -11,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from .data import load_episodes, split_episodes
+from .data import held_out_episodes, load_episodes
 from .evaluate import rollout_metrics
 from dynamics import PRESETS
 from .train.dynamics import finalize, seconds_per_step, train_dynamics
@@ -19,13 +19,6 @@ from .train.distill import distill_world
 from .world import World
 
 HORIZONS = (1, 4, 16)
-
-
-def held_out_episodes(data, seed: int):
-    """The validation episodes of a recording, split as the trainers split it."""
-    _, eps = load_episodes(data)
-    _, val = split_episodes(len(eps), seed=seed)
-    return [eps[i] for i in val]
 
 
 def train_and_evaluate_dynamics(data, autoencoder, out, *, eval_starts: int = 4, seed: int = 0, device=None,

@@ -17,6 +17,14 @@ def split_episodes(n: int, val_fraction: float = 0.1, seed: int = 0) -> tuple[li
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
+def held_out_episodes(data, seed: int = 0) -> list:
+    """The validation episodes of recording `data`, split as the trainers split it."""
+    from .episodes import load_episodes
+    _, eps = load_episodes(data)
+    _, val = split_episodes(len(eps), seed=seed)
+    return [eps[i] for i in val]
+
+
 def window_index(lengths: list[int], t: int) -> np.ndarray:
     """(M, 2) array of (episode, start) for every window of t frames inside one episode."""
     rows = [(e, s) for e, n in enumerate(lengths) for s in range(n - t + 1)]
