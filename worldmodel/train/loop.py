@@ -206,9 +206,9 @@ class TrainLoop:
         last_save = time.time()
         while self.step < self.total:
             step, t_step = self.step, time.time()
-            if cfg.minutes is not None and step - start >= 50 and (step - start) % 500 in (0, 50):
+            if cfg.minutes is not None and (step - start) % 500 == 50:
                 # what the time left buys, at the pace measured since this start: set after 50 steps
-                # and set again every 500 (the first steps are slow ones, and the pace drifts), so
+                # and again every 500 after that (the first steps are slow ones, and the pace drifts), so
                 # the run fills its budget instead of stopping early; never past the steps asked for
                 per_step = (self.train_seconds - t_budget) / (step - start)
                 left = cfg.minutes * 60 - self.train_seconds
