@@ -26,7 +26,7 @@ import torch
 from dynamics import karras_sigmas
 from worldmodel import World
 from worldmodel.data import held_out_episodes, window_index
-from worldmodel.evaluate import rollout_metrics
+from worldmodel.evaluate import recording_settle_frames, rollout_metrics
 
 
 def floats(text: str) -> list[float]:
@@ -72,6 +72,7 @@ def main() -> None:
     p.add_argument("--device", default=None)
     a = p.parse_args()
     held = held_out_episodes(a.data, seed=0)
+    skip = recording_settle_frames(a.data)   # rollouts never start where the game still settles
     if a.first_step:
         first_step(a.checkpoint, held, a.past, a.device)
 
@@ -92,7 +93,7 @@ def main() -> None:
         for g in floats(a.guidance):
             w = World.from_pretrained(a.checkpoint, steps=len(sig) - 1, guidance_scale=g, device=a.device, seed=0)
             w.sigmas = sig
-            m = rollout_metrics(w, held, horizons=(1, 4, 16), per_episode=a.starts, seed=0)
+            m = rollout_metrics(w, held, horizons=(1, 4, 16), per_episode=a.starts, seed=0, skip=skip)
             row = [" / ".join(f"{m[k][h]:.2f}" for h in ("1", "4", "16"))
                    for k in ("psnr", "psnr_copy_last", "dpsnr", "sharpness")]
             print(f"| {label} | {g:g} | " + " | ".join(row) + " |", flush=True)

@@ -138,6 +138,31 @@ def test_action_warp_starts_as_identity_and_keeps_the_cache_exact():
     assert torch.allclose(full[:, 3:], last, atol=1e-5)
 
 
+def test_bicubic_warp_is_exact_on_whole_cells_and_keeps_more_detail_between_them():
+    """DynamicsConfig.warp_mode: both resamplings move a frame by whole latent cells exactly; at
+    half a cell bilinear averages neighbours (detail lost every step of a play), bicubic less."""
+    import pytest
+    import torch
+    from dynamics import DynamicsConfig, DynamicsTransformer
+    base = dict(latent_channels=4, latent_size=8, action_dim=25, dim=32, depth=1, heads=2, context=3, warp=True)
+    with pytest.raises(ValueError, match="warp_mode"):
+        DynamicsConfig(**base, warp_mode="nearest-ish")
+    x = torch.randn(1, 1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    a, m = torch.zeros(1, 1, 25), torch.ones(1, 1, dtype=torch.bool)
+    detail = {}
+    for mode in ("bilinear", "bicubic"):
+        net = DynamicsTransformer(DynamicsConfig(**base, warp_mode=mode))
+        assert torch.equal(net._warp(x, a, m), x)                 # zero flow: the identity
+        with torch.no_grad():
+            net.warp_mlp[2].bias.copy_(torch.cat([torch.full((16,), 0.25), torch.zeros(16)]))  # one cell
+        assert torch.allclose(net._warp(x, a, m)[..., :, :-1], x[..., :, 1:], atol=1e-5)
+        with torch.no_grad():
+            net.warp_mlp[2].bias.copy_(torch.cat([torch.full((16,), 0.125), torch.zeros(16)]))  # half a cell
+        half = net._warp(x, a, m)[..., 1:-2]                       # away from the repeated border
+        detail[mode] = (half[..., 1:] - half[..., :-1]).pow(2).mean() / (x[..., 1:] - x[..., :-1]).pow(2).mean()
+    assert detail["bilinear"] < 0.3 and detail["bicubic"] > 0.4, detail   # white noise: 0.25 and 0.48
+
+
 def test_warp_loss_finds_the_shift_of_each_action():
     """The motion-compensation loss alone teaches the warp what each action does: in the
     procedural world the view moves by 1/8 of its width per step, i.e. 0.25 in the warp's

@@ -131,3 +131,24 @@ def test_doom_reward_counts_kills_and_health_lost(tmp_path, monkeypatch):
         assert np.all((rewards > -1.0) & (rewards <= 3.0))          # no hit takes it all; few kills a step
     finally:
         env.close()
+
+
+def test_doom_ignores_the_first_action_after_a_reset_so_rollouts_skip_it(tmp_path, monkeypatch):
+    """Why DoomEnv.settle_frames exists: the first step after a reset drops its action (the frame
+    barely changes), the next identical step turns the view; evaluation rollouts start later."""
+    pytest.importorskip("vizdoom")
+    from worldmodel.action import Action
+    from worldmodel.envs import settle_frames
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env = make_env("vizdoom:E1M1", size=32)
+    try:
+        f0 = env.reset(seed=0)
+        f1, _, _ = env.step(Action(mouse_dx=30))
+        f2, _, _ = env.step(Action(mouse_dx=30))
+    finally:
+        env.close()
+    first, second = (np.abs(b.astype(int) - a).mean() for a, b in ((f0, f1), (f1, f2)))
+    assert first < 1 and second > 5, (first, second)
+    assert settle_frames("vizdoom:E1M1") == env.settle_frames >= 1
+    assert settle_frames("procedural") == 0 and settle_frames("atari:Boxing") == 0  # no game started

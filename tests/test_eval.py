@@ -113,6 +113,24 @@ def test_collapse_rule_catches_a_blur():
     assert not check_collapse(real[50:], real)["collapsed"]   # ... and the real game is sharp enough
 
 
+def test_rollout_starts_spread_after_the_settle_frames():
+    from worldmodel.evaluate import rollout_starts
+
+    class Ep:
+        def __init__(self, n):
+            self.n = n
+
+        def __len__(self):
+            return self.n
+
+    eps = [Ep(100), Ep(20), Ep(40)]
+    # horizon 16: starts may go up to len - 17; episode 1 has no room once 8 frames are skipped
+    assert rollout_starts(eps, 16, 2) == [(0, 0), (0, 83), (1, 0), (1, 3), (2, 0), (2, 23)]
+    assert rollout_starts(eps, 16, 3, skip=8) == [(0, 8), (0, 46), (0, 83), (2, 8), (2, 16), (2, 23)]
+    with pytest.raises(ValueError, match="first 90 frames"):
+        rollout_starts(eps, 16, 2, skip=90)
+
+
 def test_sharpness_and_counterfactual_scores():
     from worldmodel.evaluate import gradient_energy, score_rollouts
     real = _real_play(10)[None]                           # (1, 10, H, W, 3): start + 9 frames

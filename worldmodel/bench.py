@@ -88,9 +88,10 @@ def run_bench(checkpoint=None, device=None, batch: int = 1, frames: int = 200, w
         env = make_env(env_cfg["env"], size=int(env_cfg.get("size", 64)))
         try:
             eps = record_episodes(env, episodes, episode_steps, "sticky", seed, progress=progress)
+            skip = env.settle_frames
         finally:
             env.close()
-        rollout_pairs = rollout_starts(eps, 16, starts)
+        rollout_pairs = rollout_starts(eps, 16, starts, skip)
     for name, fast in paths:
         world = World.from_pretrained(path, device=dev, **({} if fast is None else {"fast": fast}))
         row = {"settings": world.settings(), **time_world(world, batch, frames, warmup, seed, progress)}

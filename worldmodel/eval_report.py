@@ -117,7 +117,8 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
         recon_psnr = reconstruction_psnr(world.autoencoder, real_play, world.device)
         lap("reconstruction")
 
-        pairs = rollout_starts(long_enough, hmax, starts)
+        skip = env.settle_frames
+        pairs = rollout_starts(long_enough, hmax, starts, skip)
         rollouts = run_rollouts(world, long_enough, pairs, hmax, seed=seed, batch=32, progress=progress)
         # counterfactual fidelity: the real game replayed from the same starts with the same random actions
         try:
@@ -157,7 +158,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                "action_gap": gap,
                "ssim": scores["ssim"], "ssim_copy_last": scores["ssim_copy_last"],
                "stability": stability, "rollouts": scores["rollouts"], "frames_recorded": int(len(real_play)),
-               "policy": policy, "sampler": world.settings(), "device": str(world.device),
+               "policy": policy, "start_skip": int(skip), "sampler": world.settings(), "device": str(world.device),
                "curves": curves}
     if memory is not None:
         metrics["memory"] = memory
@@ -284,7 +285,9 @@ def format_report(m: dict) -> str:
     lines = [
         f"# Evaluation of `{m['checkpoint']}` against `{m['env']}`", "",
         f"{m['episodes']} fresh episodes of the real game (seed {m['seed']}, {m['policy']} policy, "
-        f"{m['frames_recorded']} frames), {m['rollouts']} rollouts from real frames, "
+        f"{m['frames_recorded']} frames), {m['rollouts']} rollouts from real frames"
+        + (f" (none from the first {m['start_skip']} frames after a reset, where the game still settles)"
+           if m.get("start_skip") else "") + ", "
         f"at {m['resolution'][0]}x{m['resolution'][1]}; sampler {m['sampler']}; device {m['device']}; "
         f"{m['seconds']:.0f} s.", "",
         "PSNR is that of the mean squared error over all compared frames (frames in [0, 255]); the world "

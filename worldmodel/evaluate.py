@@ -15,17 +15,27 @@ from .metrics import mean_psnr, mean_ssim
 from .stability import frame_sharpness
 
 
-def rollout_starts(episodes: list[Episode], horizon: int, per_episode: int) -> list[tuple[int, int]]:
-    """(episode, start) pairs, evenly spread, leaving room for `horizon` steps."""
+def rollout_starts(episodes: list[Episode], horizon: int, per_episode: int, skip: int = 0) -> list[tuple[int, int]]:
+    """(episode, start) pairs, evenly spread from frame `skip` (the game's `settle_frames`: a
+    rollout never starts where the game is still settling after its reset), leaving room for
+    `horizon` steps."""
     pairs = []
     for e, ep in enumerate(episodes):
         last = len(ep) - 1 - horizon
-        if last < 0:
+        if last < skip:
             continue
-        pairs += [(e, int(s)) for s in np.unique(np.linspace(0, last, per_episode).round().astype(int))]
+        pairs += [(e, int(s)) for s in np.unique(np.linspace(skip, last, per_episode).round().astype(int))]
     if not pairs:
-        raise ValueError(f"no episode is longer than the horizon {horizon}")
+        raise ValueError(f"no episode is longer than the horizon {horizon} after its first {skip} frames")
     return pairs
+
+
+def recording_settle_frames(data) -> int:
+    """The settle_frames of the game recording `data` was made in (0 if it does not say)."""
+    from .data import read_meta
+    from .envs import settle_frames
+    env = read_meta(data).get("env")
+    return settle_frames(env) if env else 0
 
 
 def run_rollouts(world, episodes: list[Episode], starts: list[tuple[int, int]], hmax: int, seed: int = 0,
@@ -155,10 +165,12 @@ def psnr_curves(rollouts: dict[str, np.ndarray]) -> dict[str, list[float]]:
 
 
 def rollout_metrics(world, episodes: list[Episode], horizons=(1, 4, 16), per_episode: int = 4,
-                    seed: int = 0, batch: int = 32, progress: bool = False, with_ssim: bool = False) -> dict:
-    """PSNR at each horizon with real actions, random actions, and of copy-last; dpsnr = real - random."""
+                    seed: int = 0, batch: int = 32, progress: bool = False, with_ssim: bool = False,
+                    skip: int = 0) -> dict:
+    """PSNR at each horizon with real actions, random actions, and of copy-last; dpsnr = real - random.
+    skip: the game's settle_frames (rollout_starts)."""
     horizons = sorted(int(h) for h in horizons)
-    starts = rollout_starts(episodes, horizons[-1], per_episode)
+    starts = rollout_starts(episodes, horizons[-1], per_episode, skip)
     rollouts = run_rollouts(world, episodes, starts, horizons[-1], seed, batch, progress)
     return score_rollouts(rollouts, horizons, with_ssim)
 
@@ -257,11 +269,12 @@ def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: 
     held = [eps[i] for i in val]
     branches = [({**b, "parent": val.index(b["parent"])}, ep) for b, ep in load_branches(data, parents=val)]
     per_episode = max(1, -(-rollouts // len(held)))
+    skip = recording_settle_frames(data)
 
     def evaluate(config, denoiser, ae) -> dict:
         world = World(ae, denoiser, config, device=device, steps=2, guidance_scale=1.0, seed=seed)
         gap = action_gap(world, held, clips=clips, seed=seed)
-        r = rollout_metrics(world, held, horizons=(1, 4), per_episode=per_episode, seed=seed)
+        r = rollout_metrics(world, held, horizons=(1, 4), per_episode=per_episode, seed=seed, skip=skip)
         out = {"gap_pct": {s: round(v["gap_pct"], 3) for s, v in gap.items()},
                "psnr1": round(r["psnr"]["1"], 3), "copy_last1": round(r["psnr_copy_last"]["1"], 3),
                "psnr4": round(r["psnr"]["4"], 3), "dpsnr4": round(r["dpsnr"]["4"], 3), "rollouts": r["rollouts"],

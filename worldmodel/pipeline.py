@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .data import held_out_episodes, load_episodes
-from .evaluate import rollout_metrics
+from .evaluate import recording_settle_frames, rollout_metrics
 from dynamics import PRESETS
 from .train.dynamics import finalize, seconds_per_step, train_dynamics
 from .train.distill import distill_world
@@ -29,7 +29,7 @@ def train_and_evaluate_dynamics(data, autoencoder, out, *, eval_starts: int = 4,
     out = Path(train_dynamics(data, autoencoder, out, seed=seed, device=device, **train_kwargs))
     world = World.from_pretrained(out, device=device)
     m = rollout_metrics(world, held_out_episodes(data, seed), horizons=HORIZONS, per_episode=eval_starts,
-                        seed=seed, progress=True)
+                        seed=seed, progress=True, skip=recording_settle_frames(data))
     (out / "metrics.json").write_text(json.dumps(m, indent=2))
     finalize(out)
     return out, m
@@ -46,7 +46,7 @@ def distill_and_evaluate(teacher, data, out, cfg, *, eval_starts: int = 4, seed:
     for name, fast in (("student", True), ("teacher", False)):
         world = World.from_pretrained(out, device=device, fast=fast)
         report[name] = rollout_metrics(world, episodes, horizons=HORIZONS, per_episode=eval_starts, seed=seed,
-                                       progress=True)
+                                       progress=True, skip=recording_settle_frames(recording))
         settings[name] = world.settings()
     (out / "metrics.json").write_text(json.dumps(report, indent=2))
     finalize(out)

@@ -20,6 +20,11 @@ class Env(ABC):
     size: int
     fps: float
     action_set: list[Action]
+    # Frames after a reset that evaluation rollouts do not start from, because the game is not
+    # yet playing normally there (ViZDoom ignores the first action after a reset). A rollout from
+    # such a frame would score a world that follows its keys against a game that dropped them,
+    # and a copy-last that the game's pause makes exact.
+    settle_frames: int = 0
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray: ...

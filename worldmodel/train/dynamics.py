@@ -207,9 +207,11 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
 
 def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoencoder) -> None:
     """Copy the dynamics weights of world checkpoint `path` into `net`: same network shape and
-    same autoencoder (its latents are what the weights learned to read) required."""
+    same autoencoder (its latents are what the weights learned to read) required; the warp's
+    resampling (warp_mode) may change."""
     _, ae, den = load_world_parts(resolve_checkpoint(path))
-    if den.net.config != model_cfg:
+    # fields that change how the weights are used, not which weights there are
+    if replace(den.net.config, warp_mode=model_cfg.warp_mode) != model_cfg:
         raise ValueError(f"--init {path}: its network {den.net.config} differs from this run's {model_cfg}")
     mine, theirs = autoencoder.state_dict(), ae.state_dict()
     same = ae.config == autoencoder.config and mine.keys() == theirs.keys() and all(
