@@ -6,6 +6,7 @@ shipped sampling defaults were chosen (docs/TRAINING.md, checkpoints/*/MODEL_CAR
 
 Each row: PSNR at 1/4/16 frames with the real actions against copy-last, dPSNR (real minus
 random actions) and sharpness (gradient energy against the real frames', 1 = as sharp) at 1/4/16.
+Rollouts start evenly spread over each held-out episode after the game's settle frames (--skip).
 --steps use EDM's Karras schedule from --sigma-max (default: the checkpoint's). --sigmas adds
 explicit noise-level schedules, each ending at 0: with rho 7 the Karras schedule for 2 steps is
 20 -> 0.002 -> 0, whose second step is a no-op, so 2 real steps need a schedule of their own.
@@ -69,10 +70,14 @@ def main() -> None:
     p.add_argument("--starts", type=int, default=4, help="rollout starts per held-out episode")
     p.add_argument("--first-step", action="store_true", help="also the first-step latent MSE table")
     p.add_argument("--past", type=int, default=1, help="real past frames for --first-step (default 1, as in play)")
+    p.add_argument("--skip", type=int, default=None,
+                   help="first frames of each episode no rollout starts from (default: the game's settle_frames, "
+                        "8 for ViZDoom; 0 gives the starts used before 2026-12-02, half of them at frame 0)")
     p.add_argument("--device", default=None)
     a = p.parse_args()
     held = held_out_episodes(a.data, seed=0)
-    skip = recording_settle_frames(a.data)   # rollouts never start where the game still settles
+    # rollouts never start where the game still settles after a reset, unless --skip says otherwise
+    skip = recording_settle_frames(a.data) if a.skip is None else a.skip
     if a.first_step:
         first_step(a.checkpoint, held, a.past, a.device)
 
