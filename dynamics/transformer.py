@@ -302,8 +302,8 @@ class DynamicsTransformer(nn.Module):
         coordinates of grid_sample (2 = the frame's width); borders repeat.
 
         Bilinear resampling at a fractional shift averages neighbouring latent cells: on E1M1 one
-        warp of a real frame by the trained idle flow (a third of a cell) kept 0.36 of its detail,
-        bicubic 0.60 (scripts/warp_detail.py); the previous-frame path of the network, and
+        warp of a held-out frame by the trained idle flow (a third of a cell) kept 0.38 of its detail,
+        bicubic 0.62 (scripts/warp_detail.py); the previous-frame path of the network, and
         its direct copy to the output, start from that frame."""
         b, t, c, h, w = prev_x.shape
         g = self.config.warp_grid

@@ -2,7 +2,7 @@
 
     python scripts/warp_detail.py CHECKPOINT DATA [--modes bilinear,bicubic] [--episodes 4]
 
-Real frames of the last recorded episodes (frames 40, 120 and 200 of each) are encoded, warped by
+Real frames of held-out episodes (frames 40, 120 and 200 of each, where the episode is long enough) are encoded, warped by
 the world's flow for one held action again and again (no network, no noise), decoded, and their
 detail (mean spatial-gradient energy, `worldmodel.evaluate.gradient_energy`) compared with the
 real frames': 1 = as sharp as the real frames. The autoencoder alone sets the ceiling. Each
@@ -18,7 +18,7 @@ import torch
 
 from worldmodel import World
 from worldmodel.action import actions_to_array
-from worldmodel.data import load_episode, read_meta
+from worldmodel.data import load_episode, read_meta, split_episodes
 from worldmodel.evaluate import gradient_energy
 
 
@@ -33,7 +33,7 @@ def main() -> None:
     p.add_argument("checkpoint", help="a world checkpoint with warp=true (a shipped name or a run folder)")
     p.add_argument("data", help="a recording of the world's game")
     p.add_argument("--modes", default="bilinear,bicubic", help="grid_sample modes to compare, comma-separated")
-    p.add_argument("--episodes", type=int, default=4, help="how many of the last episodes to take frames from")
+    p.add_argument("--episodes", type=int, default=4, help="how many held-out episodes to take frames from")
     p.add_argument("--actions", default="0,5,1",
                    help="native action ids of the world's action set, comma-separated (default 0,5,1: in ViZDoom "
                         "idle, turn left, forward)")
@@ -42,8 +42,13 @@ def main() -> None:
     net = world.denoiser.net.float()
     if not net.config.warp:
         raise SystemExit(f"{a.checkpoint} has no action warp (warp=false)")
-    eps = [load_episode(a.data, e["name"]) for e in read_meta(a.data)["episodes"][-a.episodes:]]
-    frames = np.stack([ep.frames[s] for ep in eps for s in (40, 120, 200) if s < len(ep)])
+    meta = read_meta(a.data)
+    _, val = split_episodes(len(meta["episodes"]), seed=0)      # the trainers' held-out episodes
+    eps = [load_episode(a.data, meta["episodes"][i]["name"]) for i in val[:a.episodes]]
+    picked = [ep.frames[s] for ep in eps for s in (40, 120, 200) if s < len(ep)]
+    if not picked:
+        raise SystemExit(f"no held-out episode of {a.data} reaches frame 40")
+    frames = np.stack(picked)
     z0 = world._encode(frames)[:, None]                                       # (b, 1, c, h, w)
     real = gradient_energy(frames)
     print(f"{len(frames)} real frames; the autoencoder alone keeps {gradient_energy(decoded(world, z0[:, 0])) / real:.2f} "

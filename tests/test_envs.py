@@ -138,7 +138,6 @@ def test_doom_ignores_the_first_action_after_a_reset_so_rollouts_skip_it(tmp_pat
     barely changes), the next identical step turns the view; evaluation rollouts start later."""
     pytest.importorskip("vizdoom")
     from worldmodel.action import Action
-    from worldmodel.envs import settle_frames
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     env = make_env("vizdoom:E1M1", size=32)
@@ -150,5 +149,16 @@ def test_doom_ignores_the_first_action_after_a_reset_so_rollouts_skip_it(tmp_pat
         env.close()
     first, second = (np.abs(b.astype(int) - a).mean() for a, b in ((f0, f1), (f1, f2)))
     assert first < 1 and second > 5, (first, second)
-    assert settle_frames("vizdoom:E1M1") == env.settle_frames >= 1
-    assert settle_frames("procedural") == 0 and settle_frames("atari:Boxing") == 0  # no game started
+
+
+def test_settle_frames_are_read_without_starting_a_game(recording, monkeypatch):
+    from worldmodel.envs import settle_frames
+    from worldmodel.envs.procedural import ProceduralEnv
+    from worldmodel.evaluate import recording_settle_frames
+    assert settle_frames("vizdoom:E1M1") == 8 and settle_frames("procedural") == 0
+    assert settle_frames("atari:Boxing") == 0
+    with pytest.raises(ValueError, match="unknown environment"):
+        settle_frames("quake:E1M1")
+    assert recording_settle_frames(recording) == 0          # a procedural recording
+    monkeypatch.setattr(ProceduralEnv, "settle_frames", 5)  # what the eval and the curves then skip
+    assert recording_settle_frames(recording) == 5

@@ -129,6 +129,8 @@ def test_rollout_starts_spread_after_the_settle_frames():
     assert rollout_starts(eps, 16, 3, skip=8) == [(0, 8), (0, 46), (0, 83), (2, 8), (2, 16), (2, 23)]
     with pytest.raises(ValueError, match="first 90 frames"):
         rollout_starts(eps, 16, 2, skip=90)
+    with pytest.raises(ValueError, match="skip"):
+        rollout_starts(eps, 16, 2, skip=-1)
 
 
 def test_sharpness_and_counterfactual_scores():

@@ -247,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("checkpoint", nargs="?", default=None, help="a checkpoint folder or shipped world name (default: the default world)")
     ev.add_argument("--env", default=None, help="the real game (default: the one the world learned); " + ENV_HELP)
     ev.add_argument("--episodes", type=_positive, default=8, help="fresh episodes to record (default 8)")
-    ev.add_argument("--episode-steps", type=_positive, default=200, help="max actions per recorded episode (default 200, at least 65)")
+    ev.add_argument("--episode-steps", type=_positive, default=200, help="max actions per recorded episode (default 200; at least 65, plus the frames after a reset that no "
+                    "rollout starts from: 73 for ViZDoom)")
     ev.add_argument("--starts", type=_positive, default=2, help="rollout start frames per episode (default 2)")
     ev.add_argument("--policy", default="sticky", help="policy that plays the real game: sticky (default) or random")
     ev.add_argument("--stability-frames", type=_positive, default=900, help="frames of the long play (default 900: a minute at 15 fps)")

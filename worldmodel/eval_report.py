@@ -78,7 +78,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
              steps: int = 200, starts: int = 2, policy: str = "sticky", stability_frames: int = 900,
              device=None, world_settings: dict | None = None, progress: bool = True) -> dict:
     from .metrics import reconstruction_psnr
-    from .envs import make_env
+    from .envs import make_env, settle_frames
     from .world import World
     from .world_checkpoint import resolve_checkpoint
     t0 = time.time()
@@ -99,6 +99,10 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     env_spec = env_spec or trained_on
     if not env_spec:
         raise ValueError(f"{path} does not say which game it learned; pass --env")
+    skip = settle_frames(env_spec)      # rollouts never start where the game still settles
+    if steps < skip + hmax + 1:
+        raise ValueError(f"--steps must be at least {skip + hmax + 1} for {env_spec}, so that a rollout of {hmax} "
+                         f"frames fits after its first {skip} frames")
     size = world.resolution[0]
     out.mkdir(parents=True, exist_ok=True)
 
@@ -108,16 +112,15 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
         memory = (memory_test(world, env, [episode_seed(seed, 50_000 + i) for i in range(8)])
                   if env_spec == "procedural" else None)
         lap("record_and_memory")
-        keep = [i for i, ep in enumerate(eps) if len(ep) > hmax]
+        keep = [i for i, ep in enumerate(eps) if len(ep) > skip + hmax]
         long_enough = [eps[i] for i in keep]
         if not long_enough:
-            raise ValueError(f"no recorded episode lasted {hmax + 1} frames; raise --steps or --episodes")
+            raise ValueError(f"no recorded episode lasted {skip + hmax + 1} frames; raise --steps or --episodes")
 
         real_play = np.concatenate([ep.frames for ep in eps])                   # every recorded frame, in order
         recon_psnr = reconstruction_psnr(world.autoencoder, real_play, world.device)
         lap("reconstruction")
 
-        skip = env.settle_frames
         pairs = rollout_starts(long_enough, hmax, starts, skip)
         rollouts = run_rollouts(world, long_enough, pairs, hmax, seed=seed, batch=32, progress=progress)
         # counterfactual fidelity: the real game replayed from the same starts with the same random actions
@@ -140,6 +143,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
     gap = action_gap(world, long_enough, seed=seed)
     lap("rollouts")
 
+    # the long play starts where a player's would: from the frame a reset shows
     long_play, finite, state = stability_run(world, long_enough[0].frames[0], stability_frames, seed, progress)
     stability = check_collapse(long_play, real_play, CollapseRule(), finite=finite)
     # memory bounded: the state stops growing once the context window is full

@@ -19,6 +19,8 @@ def rollout_starts(episodes: list[Episode], horizon: int, per_episode: int, skip
     """(episode, start) pairs, evenly spread from frame `skip` (the game's `settle_frames`: a
     rollout never starts where the game is still settling after its reset), leaving room for
     `horizon` steps."""
+    if skip < 0:
+        raise ValueError(f"skip must be >= 0, got {skip}")
     pairs = []
     for e, ep in enumerate(episodes):
         last = len(ep) - 1 - horizon
