@@ -260,7 +260,8 @@ def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: 
     """The cheap learning-curve measures of a dynamics run (`train-dynamics --eval-every`), on the
     held-out episodes of recording `data`: the one-step action gap, the same gap on held-out
     counterfactual branches where the recording has them, PSNR@1 against copy-last@1, dPSNR@4 and
-    sharpness@4 from `rollouts` short rollouts (2 Euler steps, guidance 1). Returns evaluate(config,
+    sharpness@4 from `rollouts` short rollouts (one network pass from sigma_max, guidance 1: a 2-step
+    Karras schedule's second step, 0.002 -> 0, changes nothing and costs a pass). Returns evaluate(config,
     denoiser) -> dict for train_dynamics."""
     from .data import load_branches, load_episodes, split_episodes
     from .world import World
@@ -274,7 +275,7 @@ def training_probe(data, seed: int = 0, device=None, rollouts: int = 32, clips: 
     skip = recording_settle_frames(data)
 
     def evaluate(config, denoiser, ae) -> dict:
-        world = World(ae, denoiser, config, device=device, steps=2, guidance_scale=1.0, seed=seed)
+        world = World(ae, denoiser, config, device=device, steps=1, guidance_scale=1.0, seed=seed)
         gap = action_gap(world, held, clips=clips, seed=seed)
         r = rollout_metrics(world, held, horizons=(1, 4), per_episode=per_episode, seed=seed, skip=skip)
         out = {"gap_pct": {s: round(v["gap_pct"], 3) for s, v in gap.items()},
