@@ -121,6 +121,39 @@ def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], sta
     return res
 
 
+def start_frame_turns(world, steps: int = 8, actions=("turn left", "turn right")) -> dict:
+    """Issue 16's start-frame turn test, for a world that learned a game from a recording: from
+    the world's start.png (the first frame of the recording's first held-out episode, so the real
+    game reset with that episode's seed starts there), `steps` steps of each action in the world
+    and in the real game. Returns {"start_psnr": world start vs real start, "world_left_vs_right",
+    "same": {action: world vs real after the same turns}, "opposite": {action: ... opposite}}."""
+    from PIL import Image
+    from .data import split_episodes
+    from .data.episodes import episode_seed, replay
+    from .envs import make_env
+    train = world.config["train"]
+    start = np.asarray(Image.open(world.path / "start.png").convert("RGB"))
+    _, val = split_episodes(train["train_episodes"] * 10 // 9, seed=train["seed"])   # the 90/10 split
+    seed = episode_seed(train["seed"], val[0])
+    env = make_env(world.config["env"]["env"], size=start.shape[0])
+    real, gen = {}, {}
+    try:
+        res = {"start_psnr": mean_psnr(replay(env, seed, []), start)}
+        for turn in actions:
+            i = env.action_names.index(turn)
+            replay(env, seed, [])
+            real[turn] = [env.step_native(i)[0] for _ in range(steps)][-1]
+            world.reset(start)
+            gen[turn] = [world.step(world.action_set[i]) for _ in range(steps)][-1]
+    finally:
+        env.close()
+    a, b = actions
+    res["world_left_vs_right"] = mean_psnr(gen[a], gen[b])
+    res["same"] = {a: mean_psnr(gen[a], real[a]), b: mean_psnr(gen[b], real[b])}
+    res["opposite"] = {a: mean_psnr(gen[a], real[b]), b: mean_psnr(gen[b], real[a])}
+    return res
+
+
 def gradient_energy(frames) -> float:
     """Mean squared difference between vertically plus horizontally neighbouring pixels of
     (..., H, W, 3) frames: how much fine detail they hold (a blur has little)."""
