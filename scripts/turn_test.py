@@ -31,8 +31,7 @@ def main() -> int:
     for g in args.guidance:
         world = World.from_pretrained(args.world, device="cpu", seed=0, steps=args.steps, guidance_scale=g)
         r = start_frame_turns(world)
-        ok = r["world_left_vs_right"] < 35 and all(r["same"][a] > r["opposite"][a] + 0.5 for a in r["same"])
-        print(json.dumps({"world": args.world, **world.settings(), **_rounded(r), "passed": ok}))
+        print(json.dumps({"world": args.world, **world.settings(), **_rounded(r)}))
     return 0
 
 

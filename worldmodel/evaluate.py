@@ -126,7 +126,8 @@ def start_frame_turns(world, steps: int = 8, actions=("turn left", "turn right")
     the world's start.png (the first frame of the recording's first held-out episode, so the real
     game reset with that episode's seed starts there), `steps` steps of each action in the world
     and in the real game. Returns {"start_psnr": world start vs real start, "world_left_vs_right",
-    "same": {action: world vs real after the same turns}, "opposite": {action: ... opposite}}."""
+    "same": {action: world vs real after the same turns}, "opposite": {action: ... opposite},
+    "passed"}."""
     from PIL import Image
     from .data import split_episodes
     from .data.episodes import episode_seed, replay
@@ -151,6 +152,8 @@ def start_frame_turns(world, steps: int = 8, actions=("turn left", "turn right")
     res["world_left_vs_right"] = mean_psnr(gen[a], gen[b])
     res["same"] = {a: mean_psnr(gen[a], real[a]), b: mean_psnr(gen[b], real[b])}
     res["opposite"] = {a: mean_psnr(gen[a], real[b]), b: mean_psnr(gen[b], real[a])}
+    # the test's rule: the two frames clearly differ, each 0.5 dB closer to its own real frame
+    res["passed"] = bool(res["world_left_vs_right"] < 35 and all(res["same"][x] > res["opposite"][x] + 0.5 for x in actions))
     return res
 
 
