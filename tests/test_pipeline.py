@@ -39,7 +39,10 @@ def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
     world = World.from_pretrained(out, device="cpu")             # `worldmodel play OUT` opens this
     assert world.fast is True and world.steps == 1 and (out / "teacher" / "config.json").is_file()
     teacher = json.loads((out / "teacher" / "config.json").read_text())
-    assert teacher["diffusion"]["sigma_max"] == 20.0 and teacher["sampling"]["steps"] == 2
+    assert teacher["diffusion"]["sigma_max"] == 20.0
+    assert teacher["sampling"]["steps"] == 1 and teacher["sampling"]["guidance_scale"] == 2.0
+    student = json.loads((out / "config.json").read_text())
+    assert student["distilled"]["guidance"] == 2.0              # the student folds the guidance in
     assert world.reset().shape == (32, 32, 3)
 
     said.clear()                                                 # a finished run only reports
