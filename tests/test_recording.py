@@ -118,3 +118,23 @@ def test_branches_refuse_a_game_that_does_not_replay(tmp_path):
     with pytest.raises(RuntimeError, match="not deterministic"):
         record(Flaky(size=32), tmp_path / "x", episodes=1, steps=20, progress=False,
                branches=BranchConfig(points=2, past=4))
+
+
+def test_a_dropped_first_action_is_trained_as_no_action(tmp_path):
+    """ViZDoom drops the action of the first step after a reset. The recording keeps the key that
+    was pressed; loading it for training marks that step as no action, so a world does not learn
+    that its start view ignores the keys. Other games keep every recorded action."""
+    import json
+    env = make_env("procedural", size=32)
+    record(env, tmp_path / "r", episodes=2, steps=6, policy="sticky", seed=0, progress=False)
+    _, eps = load_episodes(tmp_path / "r")
+    assert all(ep.has_action[1:].all() for ep in eps)
+    meta_path = tmp_path / "r" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["env"] = "vizdoom:E1M1"                     # the same arrays, labelled as made in ViZDoom
+    meta_path.write_text(json.dumps(meta))
+    _, doom = load_episodes(tmp_path / "r")
+    for ep, raw in zip(doom, eps):
+        assert not ep.has_action[:2].any() and ep.has_action[2:].all()
+        assert np.array_equal(ep.native, raw.native)  # what was pressed is still there
+    assert load_episode(tmp_path / "r", meta["episodes"][0]["name"]).has_action[1]   # the file is unchanged

@@ -30,7 +30,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..action import ACTION_DIM, KEYS
-from ..envs import Env
+from ..envs import Env, ignores_first_action
 from .video import read_video, write_lossless
 
 FORMAT = 1
@@ -241,5 +241,15 @@ def load_episodes(root: str | Path, progress: bool = False) -> tuple[dict, list[
                                                         disable=not progress)]
     if not eps:
         raise ValueError(f"{root} holds no episodes")
+    if meta.get("env") and _ignores_first_action(meta["env"]):
+        for ep in eps:                   # the game dropped the key of step 1: it reached nothing
+            ep.has_action[1:2] = False
     return meta, eps
+
+
+def _ignores_first_action(spec: str) -> bool:
+    try:
+        return ignores_first_action(spec)
+    except ValueError:                   # a game this version does not know: take the keys as recorded
+        return False
 

@@ -37,4 +37,9 @@ def settle_frames(spec: str) -> int:
     return _env_class(spec)[0].settle_frames
 
 
-__all__ = ["Env", "make_env", "settle_frames", "ENV_HELP"]
+def ignores_first_action(spec: str) -> bool:
+    """`Env.ignores_first_action` of the game `spec` names, without starting the game."""
+    return _env_class(spec)[0].ignores_first_action
+
+
+__all__ = ["Env", "make_env", "settle_frames", "ignores_first_action", "ENV_HELP"]

@@ -25,6 +25,10 @@ class Env(ABC):
     # such a frame would score a world that follows its keys against a game that dropped them,
     # and a copy-last that the game's pause makes exact.
     settle_frames: int = 0
+    # The game drops the action of the first step after a reset (ViZDoom). Recordings keep the key
+    # that was pressed; the loaders train that step as the null action (load_episodes), so a
+    # world does not learn that its start view ignores the keys.
+    ignores_first_action: bool = False
 
     @abstractmethod
     def reset(self, seed: int | None = None) -> np.ndarray: ...

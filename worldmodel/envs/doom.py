@@ -62,6 +62,7 @@ class DoomEnv(Env):
     # The first step after new_episode ignores its action (the frame barely changes), and the
     # weapon-bob smoothing of the previous episode lasts a few frames (as in branch points).
     settle_frames = 8
+    ignores_first_action = True
 
     def __init__(self, scenario: str = "E1M1", size: int = 64, frameskip: int = 4):
         try:
