@@ -86,3 +86,8 @@ def test_player_summary_says_plainly_what_a_player_feels():
     assert weak[0].startswith("- **weak**") and "softer" in weak[2]
     red = player_summary(_metrics(0.02, 22.0, 25.0, 0.1, True), colour=True)
     assert red[0].startswith("\033[31m")
+    # above copy-last, but as a blur: PSNR rewards the mean of the possible frames, so not "predicts"
+    soup = _metrics(0.6, 25.2, 23.1, 0.1, True)
+    soup["sharpness"]["1"] = 0.13
+    line = player_summary(soup)[1]
+    assert line.startswith("- **weak**") and "only as a blur" in line and "0.13" in line
