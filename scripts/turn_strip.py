@@ -33,12 +33,15 @@ def main() -> int:
     p.add_argument("--out", required=True, help="PNG to write")
     p.add_argument("--episode", type=int, default=2, help="held-out episode (index into the held-out list)")
     p.add_argument("--frame", type=int, default=100, help="start frame within that episode")
-    p.add_argument("--actions", default="turn left,turn right", help="comma-separated action names of the game")
+    p.add_argument("--actions", default="turn left,turn right", help="comma-separated action names of the game (vizdoom)")
     p.add_argument("--steps", type=int, default=8, help="steps each action is held")
     p.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the world's)")
     p.add_argument("--denoise", type=int, default=None, help="denoising steps (default: the world's)")
     p.add_argument("--scale", type=int, default=3, help="pixel zoom of the PNG")
     args = p.parse_args()
+    if args.steps < 1 or args.scale < 1:
+        raise SystemExit("--steps and --scale must be at least 1")
+    wanted = [n.strip() for n in args.actions.split(",") if n.strip()]
 
     meta = read_meta(args.data)
     _, val = split_episodes(len(meta["episodes"]), seed=0)        # the trainers' split
@@ -49,15 +52,24 @@ def main() -> int:
     if not 0 <= args.frame < len(ep):
         raise SystemExit(f"episode {i} has {len(ep)} frames; --frame {args.frame} is outside it")
     world = World.from_pretrained(args.world, device="cpu", seed=0, steps=args.denoise, guidance_scale=args.guidance)
+    if world.config["env"]["env"] != meta["env"] or world.resolution[0] != ep.frames.shape[1]:
+        raise SystemExit(f"the world was trained on {world.config['env']['env']} at {world.resolution[0]} px; "
+                         f"the recording is {meta['env']} at {ep.frames.shape[1]} px: give the world's own recording")
     env = make_env(meta["env"], size=ep.frames.shape[1])
     rows = []
     try:
-        names = list(env.action_names)
-        for name in args.actions.split(","):
-            if name not in names:
-                raise SystemExit(f"{meta['env']} has no action {name!r}; it has {', '.join(names)}")
-            a = names.index(name)
+        names = getattr(env, "action_names", None)
+        if names is None:
+            raise SystemExit(f"{meta['env']} does not name its actions; turn_strip needs a vizdoom recording")
+        missing = [n for n in wanted if n not in names]
+        if missing:
+            raise SystemExit(f"{meta['env']} has no action {', '.join(map(repr, missing))}; it has {', '.join(names)}")
+        for name in wanted:
+            a = list(names).index(name)
             start = replay(env, episode_seed(meta["seed"], i), ep.native[1:args.frame + 1])
+            if not np.array_equal(start, ep.frames[args.frame]):
+                print(f"note: the replayed start differs from the recorded frame {args.frame} (ViZDoom's weapon "
+                      "bob right after a reset); both rows start from the replayed one")
             real = [env.step_native(a)[0] for _ in range(args.steps)]
             world.reset(start)
             gen = [world.step(world.action_set[a]) for _ in range(args.steps)]

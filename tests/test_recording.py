@@ -138,3 +138,10 @@ def test_a_dropped_first_action_is_trained_as_no_action(tmp_path):
         assert not ep.has_action[:2].any() and ep.has_action[2:].all()
         assert np.array_equal(ep.native, raw.native)  # what was pressed is still there
     assert load_episode(tmp_path / "r", meta["episodes"][0]["name"]).has_action[1]   # the file is unchanged
+    # a branch whose stored past starts at episode frame 1 has that frame as its frame 0
+    from worldmodel.data.episodes import mask_dropped_action
+    br = load_episode(tmp_path / "r", meta["episodes"][0]["name"])
+    assert not mask_dropped_action(br, "vizdoom:E1M1", first=1).has_action[0]
+    assert mask_dropped_action(load_episode(tmp_path / "r", meta["episodes"][0]["name"]), "vizdoom:E1M1",
+                               first=2).has_action[1:].all()        # starts later: nothing dropped in it
+    assert mask_dropped_action(load_episode(tmp_path / "r", meta["episodes"][0]["name"]), "procedural").has_action[1]

@@ -17,7 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .action import Action
-from .data.episodes import episode_seed, play_episode, policy_actions
+from .data.episodes import episode_seed, mask_dropped_action, play_episode, policy_actions
 from .data.video import write_mp4
 from .evaluate import (action_gap, counterfactual_frames, psnr_curves, rollout_starts, run_rollouts, score_rollouts,
                        turn_test)
@@ -33,7 +33,7 @@ def record_episodes(env, episodes: int, steps: int, policy: str, seed: int, prog
     """Fresh episodes of the real game, in memory (game seeds disjoint from the training recording's
     whenever S differs from its seed)."""
     rng = np.random.default_rng(seed)
-    return [play_episode(env, steps, policy, rng, seed=episode_seed(seed, i))
+    return [mask_dropped_action(play_episode(env, steps, policy, rng, seed=episode_seed(seed, i)), env.name)
             for i in tqdm(range(episodes), desc=f"recording {env.name} (seed {seed})", disable=not progress)]
 
 

@@ -55,10 +55,11 @@ def distill_and_evaluate(teacher, data, out, cfg, *, eval_starts: int = 4, seed:
 
 # ----- `worldmodel train`: a game in, a playable world out, within a time budget -------------------
 
-# The recipe of docs/TRAINING.md ("Worlds that follow their actions"): counterfactual branches in
-# the recording, the action-driven flow warp, training noise centred higher, and the shipped doom
-# world's sampling: one Euler step from sigma 20 with guidance 2 (the 2-step Karras schedule's second
-# step, 0.002 -> 0, was a no-op; guidance 2 gave the largest held-out dPSNR@4). Guidance costs the
+# The recipe of docs/TRAINING.md (its recipe search and campaign): counterfactual branches in the
+# recording, the action-driven flow warp, training noise centred higher, and the shipped doom
+# world's sampling for every game: one Euler step from sigma 20 with guidance 2 (the 2-step Karras
+# schedule's second step, 0.002 -> 0, was a no-op: "Two Euler steps are one"; guidance 2 gave the
+# largest held-out dPSNR@4 on doom, though 16 fresh rollouts did not confirm it). Guidance costs the
 # teacher a second, unconditioned pass; the one-step student folds it in, so it runs at half the cost.
 RECIPE = {"model": {"warp": True}, "diffusion": {"p_mean": 0.4, "sigma_max": 20.0},
           "branches": {"actions": 3, "steps": 6, "past": 8}, "teacher_steps": 1, "teacher_guidance": 2.0}

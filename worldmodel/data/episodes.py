@@ -4,7 +4,9 @@
     DIR/ep_00000/frames.mkv        N frames, lossless (FFV1)
     DIR/ep_00000/data.npz          per frame i: actions[i] (ACTION_DIM floats) = the action that led
                                    into frame i, has_action[i] (False for frame 0), native[i] (the
-                                   env's action id, -1 for frame 0), rewards[i], dones[i]
+                                   env's action id, -1 for frame 0), rewards[i], dones[i]; in a
+                                   game that drops the first action after a reset (ViZDoom), the
+                                   loaders also mark frame 1 as no action (mask_dropped_action)
     DIR/br_00000_000/...           counterfactual branches (optional, `record --branches`): the same
                                    files for a short sequence that shares the last `past` frames of
                                    episode 0 up to step `at` and then continues with other actions
@@ -231,20 +233,29 @@ def load_branches(root: str | Path, parents=None) -> list[tuple[dict, Episode]]:
     meta.json "branches", Episode); only those of episodes in `parents` if given."""
     meta = read_meta(root)
     keep = None if parents is None else set(int(p) for p in parents)
-    return [(b, load_episode(root, b["name"])) for b in meta.get("branches", [])
-            if keep is None or b["parent"] in keep]
+    return [(b, mask_dropped_action(load_episode(root, b["name"]), meta.get("env"), first=b["at"] - b["past"] + 1))
+            for b in meta.get("branches", []) if keep is None or b["parent"] in keep]
 
 
 def load_episodes(root: str | Path, progress: bool = False) -> tuple[dict, list[Episode]]:
+    """(meta, every episode of the recording), as trained on: see mask_dropped_action."""
     meta = read_meta(root)
-    eps = [load_episode(root, e["name"]) for e in tqdm(meta["episodes"], desc="loading episodes",
-                                                        disable=not progress)]
+    eps = [mask_dropped_action(load_episode(root, e["name"]), meta.get("env"))
+           for e in tqdm(meta["episodes"], desc="loading episodes", disable=not progress)]
     if not eps:
         raise ValueError(f"{root} holds no episodes")
-    if meta.get("env") and _ignores_first_action(meta["env"]):
-        for ep in eps:                   # the game dropped the key of step 1: it reached nothing
-            ep.has_action[1:2] = False
     return meta, eps
+
+
+def mask_dropped_action(ep: Episode, env: str | None, first: int = 0) -> Episode:
+    """In a game that drops the action of the first step after a reset (ViZDoom), mark that step
+    (episode frame 1) as no action: the file keeps the key that was pressed, but it reached nothing,
+    and training on it would teach a world that its start view ignores the keys. `first`: which
+    episode frame ep's frame 0 is (a branch starts mid-episode). In place; returns ep."""
+    i = 1 - first
+    if env and 0 <= i < len(ep) and _ignores_first_action(env):
+        ep.has_action[i] = False
+    return ep
 
 
 def _ignores_first_action(spec: str) -> bool:
