@@ -26,7 +26,7 @@ class Env(ABC):
     # and a copy-last that the game's pause makes exact.
     settle_frames: int = 0
     # The game drops the action of the first step after a reset (ViZDoom). Recordings keep the key
-    # that was pressed; the loaders train that step as the null action (load_episodes), so a
+    # that was pressed; the loaders train that step as the null action (mask_dropped_action), so a
     # world does not learn that its start view ignores the keys.
     ignores_first_action: bool = False
 
