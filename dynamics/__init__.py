@@ -1,13 +1,14 @@
-"""Action-conditioned latent diffusion over frames: network (transformer.py), noise
+"""Action-conditioned latent diffusion over frames: network (transformer.py, or unet.py), noise
 parameterisation + loss (diffusion.py), samplers (sampler.py), KV cache (cache.py), the distillation
 target (distill.py), reward/end heads (heads.py), presets (presets.py). Model code only: the loops
 that train it live in worldmodel/train/."""
-from .cache import KVCache
-from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
+from .cache import FrameCache, KVCache
+from .diffusion import Denoiser, DiffusionConfig, build_network, diffusion_loss
 from .presets import PRESETS, DynamicsTrainConfig
 from .sampler import SAMPLERS, euler_sample, guided, heun_sample, karras_sigmas
 from .transformer import DynamicsConfig, DynamicsTransformer
+from .unet import DynamicsUNet
 
-__all__ = ["KVCache", "Denoiser", "DiffusionConfig", "diffusion_loss", "PRESETS", "DynamicsTrainConfig",
+__all__ = ["FrameCache", "KVCache", "Denoiser", "DiffusionConfig", "build_network", "diffusion_loss", "PRESETS", "DynamicsTrainConfig",
            "SAMPLERS", "euler_sample", "guided", "heun_sample", "karras_sigmas", "DynamicsConfig",
-           "DynamicsTransformer"]
+           "DynamicsTransformer", "DynamicsUNet"]

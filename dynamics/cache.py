@@ -90,3 +90,70 @@ class KVCache:
         c.prev_c = None if c.prev_c is None else c.prev_c[index]
         c.row_start = None if c.row_start is None else c.row_start[index.cpu()]
         return c
+
+
+class FrameCache:
+    """The past of the frame-stacking U-Net (unet.py): the last `window` committed frames' inputs
+    themselves (c_in-scaled latents, c_noise, actions, action mask), which that network re-reads
+    at every step. The same interface as KVCache towards worldmodel.World."""
+
+    def __init__(self, window: int):
+        self.window = window
+        self.x: torch.Tensor | None = None                       # (b, s, c, h, w)
+        self.c_noise: torch.Tensor | None = None                 # (b, s)
+        self.actions: torch.Tensor | None = None                 # (b, s, a)
+        self.mask: torch.Tensor | None = None                    # (b, s) bool
+        self.positions = torch.zeros(0, dtype=torch.long)        # (s,)
+        self.row_start: torch.Tensor | None = None               # as in KVCache
+
+    @property
+    def length(self) -> int:
+        return len(self.positions)
+
+    def _fields(self):
+        return ("x", "c_noise", "actions", "mask")
+
+    def append(self, x, c_noise, actions, mask, positions: torch.Tensor) -> None:
+        new = {"x": x, "c_noise": c_noise, "actions": actions, "mask": mask}
+        for k, v in new.items():
+            old = getattr(self, k)
+            setattr(self, k, (v if old is None else torch.cat([old, v.to(old.dtype)], 1))[:, -self.window:])
+        self.positions = torch.cat([self.positions, positions.detach().cpu().long()])[-self.window:]
+        if self.row_start is not None and int(self.row_start.max()) <= int(self.positions.min()):
+            self.row_start = None
+
+    def replace_newest(self, index: torch.Tensor, other: "FrameCache", position: int) -> None:
+        """As KVCache.replace_newest: `other`'s one frame becomes the newest of the worlds `index`,
+        which restart at `position`."""
+        if other.length != 1 or self.length == 0 or int(self.positions[-1]) != position:
+            raise ValueError("replace_newest() takes a one-frame cache for the newest cached position")
+        for k in self._fields():
+            mine = getattr(self, k).clone()
+            mine[index, -1:] = getattr(other, k).to(mine.dtype)
+            setattr(self, k, mine)
+        b = self.x.shape[0]
+        start = torch.full((b,), int(self.positions[0]), dtype=torch.long) if self.row_start is None \
+            else self.row_start.clone()
+        start[index.cpu()] = position
+        self.row_start = start
+
+    def nbytes(self) -> int:
+        held = [getattr(self, k) for k in self._fields()] + [self.positions]
+        return sum(t.numel() * t.element_size() for t in held if t is not None)
+
+    def clone(self) -> "FrameCache":
+        c = FrameCache(self.window)
+        for k in self._fields():
+            v = getattr(self, k)
+            setattr(c, k, None if v is None else v.clone())
+        c.positions = self.positions.clone()
+        c.row_start = None if self.row_start is None else self.row_start.clone()
+        return c
+
+    def select(self, index: torch.Tensor) -> "FrameCache":
+        c = self.clone()
+        for k in self._fields():
+            v = getattr(c, k)
+            setattr(c, k, None if v is None else v[index])
+        c.row_start = None if c.row_start is None else c.row_start[index.cpu()]
+        return c

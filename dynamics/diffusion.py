@@ -13,7 +13,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .transformer import DynamicsTransformer
+from .transformer import DynamicsConfig, DynamicsTransformer
+from .unet import DynamicsUNet
+
+
+def build_network(config: DynamicsConfig) -> nn.Module:
+    """The dynamics network a config describes (its `arch`)."""
+    return DynamicsUNet(config) if config.arch == "unet" else DynamicsTransformer(config)
 
 
 @dataclass
@@ -51,16 +57,18 @@ class Denoiser(nn.Module):
         super().__init__()
         self.net, self.config = net, config
 
-    def forward(self, x_noisy, sigma, actions, action_mask, positions, cache=None, commit=False):
-        # x_noisy (b, t, c, h, w); sigma (b, t)
+    def forward(self, x_noisy, sigma, actions, action_mask, positions, cache=None, commit=False,
+                last: int | None = None):
+        # x_noisy (b, t, c, h, w); sigma (b, t) -> (b, t, c, h, w), or only the last `last` frames
         sd = self.config.sigma_data
         s = sigma[..., None, None, None].to(x_noisy.dtype)
         c_skip = sd ** 2 / (s ** 2 + sd ** 2)
         c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
         c_in = 1 / (s ** 2 + sd ** 2).sqrt()
         c_noise = sigma.log() / 4
-        f = self.net(c_in * x_noisy, c_noise, actions, action_mask, positions, cache, commit)
-        return c_skip * x_noisy + c_out * f.to(x_noisy.dtype)
+        f = self.net(c_in * x_noisy, c_noise, actions, action_mask, positions, cache, commit, last=last)
+        n = f.shape[1]
+        return c_skip[:, -n:] * x_noisy[:, -n:] + c_out[:, -n:] * f.to(x_noisy.dtype)
 
 
 def sample_training_sigmas(b: int, t: int, cfg: DiffusionConfig, generator=None, device=None) -> torch.Tensor:
@@ -84,13 +92,14 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     x_noisy = x0 + sigma[..., None, None, None] * noise
     positions = torch.arange(t, device=x0.device)
-    denoised = denoiser(x_noisy, sigma, actions, mask, positions)
+    n = 1 if cfg.loss_frames == "last" else t                                    # frames the loss covers
+    denoised = denoiser(x_noisy, sigma, actions, mask, positions, last=n)        # (b, n, c, h, w)
     weight = (sigma ** 2 + cfg.sigma_data ** 2) / (sigma * cfg.sigma_data) ** 2  # EDM's lambda
-    per_pos = (denoised.float() - x0.float()).pow(2).mean(dim=2)                 # (b, t, h, w)
+    per_pos = (denoised.float() - x0[:, -n:].float()).pow(2).mean(dim=2)         # (b, n, h, w)
     if cfg.motion_weight > 0:
-        per_pos = per_pos * motion_weights(x0.float(), cfg.motion_weight)
-    per_frame = per_pos.mean(dim=(2, 3))                                         # (b, t)
-    loss = (weight * per_frame)[:, -1].mean() if cfg.loss_frames == "last" else (weight * per_frame).mean()
+        per_pos = per_pos * motion_weights(x0.float(), cfg.motion_weight)[:, -n:]
+    per_frame = per_pos.mean(dim=(2, 3))                                         # (b, n)
+    loss = (weight[:, -n:] * per_frame).mean()
     net = getattr(denoiser, "net", None)
     if net is not None and net.config.warp and cfg.warp_weight > 0:
         loss = loss + cfg.warp_weight * warp_loss(net, x0, actions, mask)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .cache import KVCache
 from .diffusion import Denoiser
 from .sampler import euler_solve, karras_sigmas, subsample_sigmas
 
@@ -58,8 +57,7 @@ def teacher_target(teacher: Denoiser, past, past_sigma, actions, has_action, x, 
     sits at sigmas[0]; past (b, t-1, c, h, w) frames at noise past_sigma (b, t-1) go through the KV
     cache once. actions (b, t, a), has_action (b, t) cover the past and the current frame."""
     b, t = actions.shape[:2]
-    cfg = teacher.net.config
-    cache = KVCache(cfg.depth, cfg.context)
+    cache = teacher.net.new_cache()
     positions = torch.arange(t)
     teacher(past, past_sigma, actions[:, :-1], has_action[:, :-1], positions[:-1], cache=cache, commit=True)
     act, has = actions[:, -1:], has_action[:, -1]

@@ -30,6 +30,7 @@ from .cache import KVCache
 
 @dataclass
 class DynamicsConfig:
+    arch: str = "transformer"  # "transformer" (this file) or "unet" (unet.py: dim = top channels, depth = blocks per resolution)
     latent_channels: int = 4
     latent_size: int = 8
     action_dim: int = 25
@@ -46,6 +47,8 @@ class DynamicsConfig:
     warp_mode: str = "bilinear"  # how the warp resamples: "bilinear" or "bicubic" (keeps more detail, see _warp)
 
     def __post_init__(self):
+        if self.arch not in ("transformer", "unet"):
+            raise ValueError(f"arch must be transformer or unet, got {self.arch!r}")
         if self.latent_size % self.patch:
             raise ValueError(f"latent_size {self.latent_size} is not divisible by patch {self.patch}")
         if self.warp_grid < 1:
@@ -232,6 +235,9 @@ class DynamicsTransformer(nn.Module):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
+    def new_cache(self) -> KVCache:
+        return KVCache(self.config.depth, self.config.context)
+
     def frame_condition(self, c_noise, actions, action_mask):
         """(b, t), (b, t, a), (b, t) bool -> (b, t, d). action_mask False = the null action."""
         act = self.action_mlp(actions)
@@ -239,8 +245,9 @@ class DynamicsTransformer(nn.Module):
         return self.noise_mlp(fourier_embedding(c_noise, self.config.dim).to(act.dtype)) + act
 
     def forward(self, x, c_noise, actions, action_mask, positions, cache: KVCache | None = None,
-                commit: bool = False):
-        """x (b, t, c, h, w) -> (b, t, c, h, w).
+                commit: bool = False, last: int | None = None):
+        """x (b, t, c, h, w) -> (b, t, c, h, w), or only the last `last` frames' predictions (every
+        frame is computed: each is a key of the later ones).
 
         positions (t,): integer frame index of each input frame. With a cache, the input frames
         attend to the cached ones as well; commit=True appends their keys/values to the cache."""
@@ -290,7 +297,7 @@ class DynamicsTransformer(nn.Module):
         out = rearrange(out, "b (t h w) (c p q) -> b t c (h p) (w q)", t=t, h=hdim, w=hdim, p=p, q=p)
         if cfg.conv_width:
             out = out + _per_frame_conv(self.head, out)
-        return out
+        return out if last is None else out[:, -last:]
 
     def _warp(self, prev_x, actions, action_mask):
         """Motion compensation by the action, as video codecs do with motion vectors: each frame's

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
-from dynamics import SAMPLERS, Denoiser, KVCache, karras_sigmas
+from dynamics import SAMPLERS, Denoiser, FrameCache, KVCache, karras_sigmas
 
 from .action import ACTION_DIM, Action, ActionError, action_from_json, actions_to_array
 from .checkpoint import CheckpointError, load_checkpoint
@@ -30,7 +30,7 @@ class PlayState:
     frames: np.ndarray                 # (b, H, W, 3) uint8: the newest frame of every world
     batched: bool                      # reset with a list of images: answers come back batched
     generators: list                   # torch.Generators: one noise stream, or one per world
-    cache: KVCache                     # keys/values of the last `context` past frames (kv_cache=True)
+    cache: KVCache | FrameCache        # the last `context` past frames: keys/values, or the frames (kv_cache=True)
     position: int = 0                  # frame index of the newest frame
     # the cached frames' inputs (x, sigma, actions, mask, pos): set_fast() rebuilds the cache from them
     recent: list = field(default_factory=list)
@@ -132,7 +132,7 @@ class World:
         self._use_sampling(sampling)
         if self._state is not None and self.kv_cache:
             st = self._state
-            st.cache = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
+            st.cache = self.denoiser.net.new_cache()
             with self._autocast():
                 for x, sig, acts, mask, pos in st.recent:
                     self.denoiser(x, sig, acts, mask, pos, cache=st.cache, commit=True)
@@ -228,8 +228,7 @@ class World:
             gens = [torch.Generator(self.device).manual_seed(int(s)) for s in seed]
         else:
             gens = [torch.Generator(self.device).manual_seed(self.seed if seed is None else int(seed))]
-        self._state = PlayState(frames, batched, gens, KVCache(self.denoiser.net.config.depth,
-                                                               self.denoiser.net.config.context))
+        self._state = PlayState(frames, batched, gens, self.denoiser.net.new_cache())
         z = self._encode(frames)                                               # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
                      torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
@@ -271,7 +270,7 @@ class World:
         x, sig = self._context_frame(z, rows)                                  # (r, 1, c, h, w), (r, 1)
         acts = torch.zeros(r, 1, ACTION_DIM, device=self.device)
         mask = torch.zeros(r, 1, dtype=torch.bool, device=self.device)
-        own = KVCache(self.denoiser.net.config.depth, self.denoiser.net.config.context)
+        own = self.denoiser.net.new_cache()
         with self._autocast():
             self.denoiser(x, sig, acts, mask, torch.tensor([st.position]), cache=own, commit=True)
         st.cache.replace_newest(idx, own, st.position)

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from autoencoder import Autoencoder, AutoencoderConfig, build_autoencoder
-from dynamics import Denoiser, DiffusionConfig, DynamicsConfig, DynamicsTransformer
+from dynamics import Denoiser, DiffusionConfig, DynamicsConfig, build_network
 
 from .action import ACTION_DIM
 from .checkpoint import CheckpointError, load_checkpoint, load_into, save_checkpoint
@@ -97,7 +97,7 @@ def build_world_parts(path: Path, config: dict, tensors: dict) -> tuple[Autoenco
                               "(train dynamics on top of an autoencoder to get a playable world)")
     try:
         ae = build_autoencoder(AutoencoderConfig(**config["autoencoder"]))
-        net = DynamicsTransformer(DynamicsConfig(**config["dynamics"]))
+        net = build_network(DynamicsConfig(**config["dynamics"]))
         diff = DiffusionConfig(**config["diffusion"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}/config.json does not describe a valid world: {e}") from e

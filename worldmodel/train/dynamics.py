@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from autoencoder import frames_to_tensor
-from dynamics import PRESETS, Denoiser, DiffusionConfig, DynamicsTrainConfig, DynamicsTransformer, diffusion_loss
+from dynamics import PRESETS, Denoiser, DiffusionConfig, DynamicsTrainConfig, build_network, diffusion_loss
 
 from ..checkpoint import CheckpointError
 from ..data import LatentClips, load_branches, load_episodes, split_episodes
@@ -153,7 +153,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
                         latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1], **model_over)
     torch.manual_seed(seed)
-    denoiser = Denoiser(DynamicsTransformer(model_cfg), tc.diffusion)
+    denoiser = Denoiser(build_network(model_cfg), tc.diffusion)
     if init is not None and not resuming:
         init_from_world(denoiser.net, init, model_cfg, ae)
     settings = {"lr": tc.lr, "diffusion": asdict(tc.diffusion), "init": init, "seed": seed, "model": model_over,
@@ -205,7 +205,7 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
     return out
 
 
-def init_from_world(net: DynamicsTransformer, path: str | Path, model_cfg, autoencoder) -> None:
+def init_from_world(net: torch.nn.Module, path: str | Path, model_cfg, autoencoder) -> None:
     """Copy the dynamics weights of world checkpoint `path` into `net`: same network shape and
     same autoencoder (its latents are what the weights learned to read) required; the warp's
     resampling (warp_mode) may change."""
@@ -248,7 +248,7 @@ def synthetic_step(preset: str, latent_channels: int, latent_size: int, action_d
                   **(model or {}))
     gen = torch.Generator(dev).manual_seed(0)
     torch.manual_seed(0)                        # the initial weights (nn.Module init draws from it)
-    den = Denoiser(DynamicsTransformer(cfg), tc.diffusion).to(dev)
+    den = Denoiser(build_network(cfg), tc.diffusion).to(dev)
     opts = make_optimizer(den.net, optimizer, tc.lr, tc.weight_decay)
     b, t = batch_size or tc.batch_size, cfg.context + 1
     x0 = torch.randn(b, t, latent_channels, latent_size, latent_size, generator=gen, device=dev)
