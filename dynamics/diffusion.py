@@ -34,6 +34,7 @@ class DiffusionConfig:
     p_uncond: float = 0.15       # action -> null at training, per frame
     p_clean_context: float = 0.5 # clips whose past frames get only context-level noise
     loss_frames: str = "all"     # "all" (Diffusion Forcing) or "last": only the predicted frame
+    short_past: float = 0.25     # loss "last": clips whose oldest past frames are made absent (see diffusion_loss)
     motion_weight: float = 0.0   # > 0: up-weight latent positions where the past frames moved
     warp_weight: float = 1.0     # networks with an action warp: weight of its motion-compensation loss
 
@@ -42,6 +43,8 @@ class DiffusionConfig:
             raise ValueError(f"loss_frames must be 'all' or 'last', got {self.loss_frames!r}")
         if not 0 <= self.p_clean_context <= 1:
             raise ValueError(f"p_clean_context must be in [0, 1], got {self.p_clean_context}")
+        if not 0 <= self.short_past <= 1:
+            raise ValueError(f"short_past must be in [0, 1], got {self.short_past}")
         if not 0 <= self.p_uncond <= 1:
             raise ValueError(f"p_uncond must be in [0, 1], got {self.p_uncond}")
         if not self.warp_weight >= 0:
@@ -91,6 +94,8 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     mask = has_action & keep
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     x_noisy = x0 + sigma[..., None, None, None] * noise
+    if cfg.loss_frames == "last" and cfg.short_past > 0 and t > 2:
+        x_noisy, sigma, mask = _shorten_past(x_noisy, sigma, mask, cfg.short_past, generator)
     positions = torch.arange(t, device=x0.device)
     n = 1 if cfg.loss_frames == "last" else t                                    # frames the loss covers
     denoised = denoiser(x_noisy, sigma, actions, mask, positions, last=n)        # (b, n, c, h, w)
@@ -104,6 +109,24 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     if net is not None and net.config.warp and cfg.warp_weight > 0:
         loss = loss + cfg.warp_weight * warp_loss(net, x0, actions, mask)
     return loss
+
+
+def _shorten_past(x_noisy, sigma, mask, fraction: float, generator=None):
+    """In `fraction` of the clips, keep only the newest 1..t-2 past frames (uniformly) and make the
+    older ones absent as the U-Net sees a missing past (zero input at sigma 1000, no action; the
+    transformer sees its first frame's missing previous frame so too, but still attends to them).
+    A play starts from one frame (World.reset), so its first steps have a past of 1, 2, ... frames;
+    a loss on the newest frame of full windows alone never shows the network such a past (the
+    Diffusion Forcing loss on every frame does, through the clip's first frames)."""
+    b, t = sigma.shape
+    dev = sigma.device
+    short = torch.rand(b, generator=generator, device=dev) < fraction
+    keep = torch.randint(1, t - 1, (b,), generator=generator, device=dev)          # past frames kept
+    frame = torch.arange(t, device=dev)[None]
+    absent = short[:, None] & (frame < (t - 1 - keep)[:, None])                     # (b, t)
+    x_noisy = torch.where(absent[..., None, None, None], torch.zeros_like(x_noisy), x_noisy)
+    sigma = torch.where(absent, torch.full_like(sigma, 1e3), sigma)
+    return x_noisy, sigma, mask & ~absent
 
 
 def warp_loss(net, x0, actions, mask) -> torch.Tensor:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from autoencoder import AutoencoderConfig, build_autoencoder
-from dynamics import Denoiser, DiffusionConfig, DynamicsConfig, DynamicsTransformer
+from dynamics import Denoiser, DiffusionConfig, DynamicsConfig, build_network
 from worldmodel.action import ACTION_DIM
 from worldmodel.data import record
 from worldmodel.envs import make_env
@@ -26,14 +26,14 @@ def recording(tmp_path_factory):
     return out
 
 
-def make_tiny_world(path, seed: int = 0, context: int = 3):
+def make_tiny_world(path, seed: int = 0, context: int = 3, arch: str = "transformer"):
     from worldmodel.world_checkpoint import save_world, world_config
     torch.manual_seed(seed)
     ae_cfg = AutoencoderConfig("conv", 32, 4, 4, 8, 1)
     ae = build_autoencoder(ae_cfg)
-    dyn_cfg = DynamicsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, patch=2, dim=32,
-                             depth=2, heads=2, context=context)
-    net = DynamicsTransformer(dyn_cfg)
+    dyn_cfg = DynamicsConfig(arch=arch, latent_channels=4, latent_size=8, action_dim=ACTION_DIM, patch=2,
+                             dim=32 if arch == "transformer" else 8, depth=2, heads=2, context=context)
+    net = build_network(dyn_cfg)
     for p in net.parameters():  # zero-init output layers would make every frame equal: randomise
         torch.nn.init.normal_(p, std=0.05)
     for p in net.action_mlp.parameters():  # and let actions visibly change frames (UI tests check it)
@@ -71,6 +71,15 @@ def tiny_world(tmp_path_factory):
     from PIL import Image
     env = make_env("procedural", size=32)
     Image.fromarray(env.reset(0)).save(path / "start.png")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_unet_world(tmp_path_factory):
+    """The tiny world with the frame-stacking U-Net (DynamicsConfig.arch = "unet") as its network."""
+    path = make_tiny_world(tmp_path_factory.mktemp("world") / "tiny-unet", arch="unet")
+    from PIL import Image
+    Image.fromarray(make_env("procedural", size=32).reset(0)).save(path / "start.png")
     return path
 
 

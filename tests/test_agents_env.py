@@ -36,7 +36,9 @@ def test_bad_actions_are_refused_clearly(tiny_world, bad):
         env.step(bad)
 
 
-def test_reset_rows_restarts_one_world_of_a_batch_as_a_fresh_world(tiny_world):
+@pytest.mark.parametrize("arch", ["transformer", "unet"])
+def test_reset_rows_restarts_one_world_of_a_batch_as_a_fresh_world(arch, tiny_world, tiny_unet_world):
+    tiny_world = tiny_world if arch == "transformer" else tiny_unet_world
     rng = np.random.default_rng(0)
     imgs = [rng.integers(0, 255, (32, 32, 3), dtype=np.uint8) for _ in range(4)]
     aset = World.from_pretrained(tiny_world).action_set

@@ -1,16 +1,18 @@
 import pytest
 import torch
 
-from dynamics import DiffusionConfig, guided, karras_sigmas
+from dynamics import Denoiser, DiffusionConfig, guided, karras_sigmas
 from worldmodel import Action, World
 
 
-def test_kv_cache_equals_full_recomputation(tiny_world):
+@pytest.mark.parametrize("arch", ["transformer", "unet"])
+def test_kv_cache_equals_full_recomputation(arch, tiny_world, tiny_unet_world):
     """Cached sampling == recomputing every past frame at every denoising step (same noise),
-    including past the sliding window (context=3, 8 steps)."""
+    including past the sliding window (context=3, 8 steps); the U-Net's cache holds frames."""
+    world = tiny_world if arch == "transformer" else tiny_unet_world
     acts = [Action.press(k) for k in ("up", "left", "space", "down", "right", "up", "up", "left")]
-    fast = World.from_pretrained(tiny_world, seed=7, guidance_scale=2.0, steps=3)
-    slow = World.from_pretrained(tiny_world, seed=7, guidance_scale=2.0, steps=3, kv_cache=False)
+    fast = World.from_pretrained(world, seed=7, guidance_scale=2.0, steps=3)
+    slow = World.from_pretrained(world, seed=7, guidance_scale=2.0, steps=3, kv_cache=False)
     fast.reset()
     slow.reset()
     for a in acts:
@@ -193,3 +195,29 @@ def test_warp_loss_finds_the_shift_of_each_action():
                  for k in (1, 2, 3, 4)}                      # up, down, left, right
     assert shift[4][0] > 0.18 and shift[3][0] < -0.18, shift
     assert shift[2][1] > 0.18 and shift[1][1] < -0.18, shift
+
+
+def test_short_past_training_clips_look_like_the_start_of_a_play():
+    """With the loss on the newest frame only, some training clips keep only their newest past
+    frames (DiffusionConfig.short_past): to the U-Net such a clip is exactly the shorter clip, as
+    after World.reset, where the past is one frame and grows."""
+    from dynamics import DynamicsConfig, build_network
+    from dynamics.diffusion import _shorten_past
+    torch.manual_seed(0)
+    net = build_network(DynamicsConfig(arch="unet", latent_channels=4, latent_size=8, action_dim=25, dim=8,
+                                       depth=1, heads=2, context=4))
+    for q in net.parameters():
+        torch.nn.init.normal_(q, std=0.1)
+    den = Denoiser(net, DiffusionConfig()).eval()
+    x, s, a = torch.randn(64, 5, 4, 8, 8), torch.rand(64, 5) + 0.1, torch.randn(64, 5, 25)
+    m = torch.ones(64, 5, dtype=torch.bool)
+    xs, ss, ms = _shorten_past(x, s, m, 0.5, torch.Generator().manual_seed(1))
+    kept = 4 - (~ms[:, :4]).sum(1)                                   # past frames left per clip
+    assert 10 < int((kept < 4).sum()) < 54 and int(kept.min()) >= 1 and torch.equal(ms[:, 4], m[:, 4])
+    with torch.no_grad():
+        out = den(xs, ss, a, ms, torch.arange(5), last=1)
+        for i in range(64):
+            k = int(kept[i])
+            alone = den(x[i:i + 1, 4 - k:], s[i:i + 1, 4 - k:], a[i:i + 1, 4 - k:], m[i:i + 1, 4 - k:],
+                        torch.arange(k + 1), last=1)
+            assert torch.allclose(out[i:i + 1], alone, atol=1e-5), (i, k)

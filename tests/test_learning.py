@@ -47,15 +47,17 @@ def test_conv_autoencoder_learns(recording, tmp_path):
     assert m["val_psnr"] > m0["val_psnr"] + 3, (m, m0)
 
 
-def test_action_decides_the_outcome_of_counterfactual_pairs(tmp_path):
+@pytest.mark.parametrize("arch", ["transformer", "unet"])
+def test_action_decides_the_outcome_of_counterfactual_pairs(arch, tmp_path):
     """The action's path through the network works (issue 16's sanity check). 16 pasts, each
     continued in the real game by the action the episode took and by 4 other actions (80 clips
     in all, their real outcomes): a tiny network trained on them (newest-frame loss, clean past,
     no action dropout) must tell the outcomes apart by the action alone, so that denoising a
     branch's next frame with the action the episode took instead is much worse. In recorded play
-    the past often tells the next frame by itself, which is why this is tested on pairs."""
+    the past often tells the next frame by itself, which is why this is tested on pairs. Both
+    networks (the transformer and the frame-stacking U-Net) must pass."""
     from worldmodel.world_checkpoint import load_autoencoder
-    from dynamics import Denoiser, DiffusionConfig, DynamicsTransformer, PRESETS
+    from dynamics import Denoiser, DiffusionConfig, PRESETS, build_network
     from dynamics.diffusion import diffusion_loss
     from worldmodel.data import LatentClips
     from worldmodel.train.dynamics import encode_episodes
@@ -78,8 +80,8 @@ def test_action_decides_the_outcome_of_counterfactual_pairs(tmp_path):
     assert len(clips) == 80
     torch.manual_seed(0)
     cfg = replace(PRESETS["tiny"].model, latent_channels=ae.config.latent_channels, latent_size=ae.config.latent_size,
-                  action_dim=eps[0].actions.shape[1], context=3)
-    den = Denoiser(DynamicsTransformer(cfg), DiffusionConfig(loss_frames="last", p_clean_context=1.0, p_uncond=0.0))
+                  action_dim=eps[0].actions.shape[1], context=3, arch=arch, dim=64 if arch == "transformer" else 16)
+    den = Denoiser(build_network(cfg), DiffusionConfig(loss_frames="last", p_clean_context=1.0, p_uncond=0.0))
     opt = torch.optim.AdamW(den.parameters(), lr=2e-3)
     rng, gen = np.random.default_rng(0), torch.Generator().manual_seed(0)
     for _ in range(800):
