@@ -1,9 +1,10 @@
-"""Action-conditioned latent diffusion over frames: network (transformer.py, or unet.py), noise
+"""Action-conditioned latent diffusion over frames: network (transformer.py, or unet.py; networks.py picks), noise
 parameterisation + loss (diffusion.py), samplers (sampler.py), KV cache (cache.py), the distillation
 target (distill.py), reward/end heads (heads.py), presets (presets.py). Model code only: the loops
 that train it live in worldmodel/train/."""
 from .cache import FrameCache, KVCache
-from .diffusion import Denoiser, DiffusionConfig, build_network, diffusion_loss
+from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
+from .networks import build_network
 from .presets import PRESETS, DynamicsTrainConfig
 from .sampler import SAMPLERS, euler_sample, guided, heun_sample, karras_sigmas
 from .transformer import DynamicsConfig, DynamicsTransformer

@@ -8,6 +8,19 @@ from __future__ import annotations
 import torch
 
 
+def restart_rows(row_start, positions: torch.Tensor, b: int, index: torch.Tensor, position: int) -> torch.Tensor:
+    """The per-world first visible frame (b,) after the worlds `index` restart at `position`
+    (before: every world sees from the oldest cached frame, unless row_start already says otherwise)."""
+    start = torch.full((b,), int(positions[0]), dtype=torch.long) if row_start is None else row_start.clone()
+    start[index.cpu()] = position
+    return start
+
+
+def expire_restarts(row_start, positions: torch.Tensor):
+    """None once the frames before every restart have left the window, else row_start."""
+    return None if row_start is not None and int(row_start.max()) <= int(positions.min()) else row_start
+
+
 class KVCache:
     def __init__(self, depth: int, window: int):
         self.depth, self.window = depth, window
@@ -43,8 +56,7 @@ class KVCache:
     def end_commit(self) -> None:
         self.positions = torch.cat([self.positions, self._pending])[-self.window:]
         self._pending = None
-        if self.row_start is not None and int(self.row_start.max()) <= int(self.positions.min()):
-            self.row_start = None           # the frames before every restart have left the window
+        self.row_start = expire_restarts(self.row_start, self.positions)
 
     def replace_newest(self, index: torch.Tensor, other: "KVCache", position: int) -> None:
         """Put `other`'s single cached frame in place of the newest frame of the worlds `index`,
@@ -60,11 +72,7 @@ class KVCache:
         if self.prev_x is not None:
             self.prev_x, self.prev_c = self.prev_x.clone(), self.prev_c.clone()
             self.prev_x[index], self.prev_c[index] = other.prev_x.to(self.prev_x.dtype), other.prev_c
-        b = self.keys[0].shape[0]
-        start = torch.full((b,), int(self.positions[0]), dtype=torch.long) if self.row_start is None \
-            else self.row_start.clone()
-        start[index.cpu()] = position
-        self.row_start = start
+        self.row_start = restart_rows(self.row_start, self.positions, self.keys[0].shape[0], index, position)
 
     def nbytes(self) -> int:
         """Bytes held: at most `window` frames per layer, however long the play."""
@@ -110,8 +118,7 @@ class FrameCache:
     def length(self) -> int:
         return len(self.positions)
 
-    def _fields(self):
-        return ("x", "c_noise", "actions", "mask")
+    FIELDS = ("x", "c_noise", "actions", "mask")
 
     def append(self, x, c_noise, actions, mask, positions: torch.Tensor) -> None:
         new = {"x": x, "c_noise": c_noise, "actions": actions, "mask": mask}
@@ -119,31 +126,26 @@ class FrameCache:
             old = getattr(self, k)
             setattr(self, k, (v if old is None else torch.cat([old, v.to(old.dtype)], 1))[:, -self.window:])
         self.positions = torch.cat([self.positions, positions.detach().cpu().long()])[-self.window:]
-        if self.row_start is not None and int(self.row_start.max()) <= int(self.positions.min()):
-            self.row_start = None
+        self.row_start = expire_restarts(self.row_start, self.positions)
 
     def replace_newest(self, index: torch.Tensor, other: "FrameCache", position: int) -> None:
         """As KVCache.replace_newest: `other`'s one frame becomes the newest of the worlds `index`,
         which restart at `position`."""
         if other.length != 1 or self.length == 0 or int(self.positions[-1]) != position:
             raise ValueError("replace_newest() takes a one-frame cache for the newest cached position")
-        for k in self._fields():
+        for k in self.FIELDS:
             mine = getattr(self, k).clone()
             mine[index, -1:] = getattr(other, k).to(mine.dtype)
             setattr(self, k, mine)
-        b = self.x.shape[0]
-        start = torch.full((b,), int(self.positions[0]), dtype=torch.long) if self.row_start is None \
-            else self.row_start.clone()
-        start[index.cpu()] = position
-        self.row_start = start
+        self.row_start = restart_rows(self.row_start, self.positions, self.x.shape[0], index, position)
 
     def nbytes(self) -> int:
-        held = [getattr(self, k) for k in self._fields()] + [self.positions]
+        held = [getattr(self, k) for k in self.FIELDS] + [self.positions]
         return sum(t.numel() * t.element_size() for t in held if t is not None)
 
     def clone(self) -> "FrameCache":
         c = FrameCache(self.window)
-        for k in self._fields():
+        for k in self.FIELDS:
             v = getattr(self, k)
             setattr(c, k, None if v is None else v.clone())
         c.positions = self.positions.clone()
@@ -152,7 +154,7 @@ class FrameCache:
 
     def select(self, index: torch.Tensor) -> "FrameCache":
         c = self.clone()
-        for k in self._fields():
+        for k in self.FIELDS:
             v = getattr(c, k)
             setattr(c, k, None if v is None else v[index])
         c.row_start = None if c.row_start is None else c.row_start[index.cpu()]

@@ -13,13 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .transformer import DynamicsConfig, DynamicsTransformer
-from .unet import DynamicsUNet
-
-
-def build_network(config: DynamicsConfig) -> nn.Module:
-    """The dynamics network a config describes (its `arch`)."""
-    return DynamicsUNet(config) if config.arch == "unet" else DynamicsTransformer(config)
+from .transformer import DynamicsTransformer
 
 
 @dataclass
