@@ -57,6 +57,7 @@ class Denoiser(nn.Module):
     def forward(self, x_noisy, sigma, actions, action_mask, positions, cache=None, commit=False,
                 last: int | None = None):
         # x_noisy (b, t, c, h, w); sigma (b, t) -> (b, t, c, h, w), or only the last `last` frames
+        # (last=0: no prediction, only a commit of the frames to the cache)
         sd = self.config.sigma_data
         s = sigma[..., None, None, None].to(x_noisy.dtype)
         c_skip = sd ** 2 / (s ** 2 + sd ** 2)
@@ -64,8 +65,8 @@ class Denoiser(nn.Module):
         c_in = 1 / (s ** 2 + sd ** 2).sqrt()
         c_noise = sigma.log() / 4
         f = self.net(c_in * x_noisy, c_noise, actions, action_mask, positions, cache, commit, last=last)
-        n = f.shape[1]
-        return c_skip[:, -n:] * x_noisy[:, -n:] + c_out[:, -n:] * f.to(x_noisy.dtype)
+        first = x_noisy.shape[1] - f.shape[1]                  # (not -n: n may be 0)
+        return c_skip[:, first:] * x_noisy[:, first:] + c_out[:, first:] * f.to(x_noisy.dtype)
 
 
 def sample_training_sigmas(b: int, t: int, cfg: DiffusionConfig, generator=None, device=None) -> torch.Tensor:

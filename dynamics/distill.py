@@ -59,7 +59,7 @@ def teacher_target(teacher: Denoiser, past, past_sigma, actions, has_action, x, 
     b, t = actions.shape[:2]
     cache = teacher.net.new_cache()
     positions = torch.arange(t)
-    teacher(past, past_sigma, actions[:, :-1], has_action[:, :-1], positions[:-1], cache=cache, commit=True)
+    teacher(past, past_sigma, actions[:, :-1], has_action[:, :-1], positions[:-1], cache=cache, commit=True, last=0)
     act, has = actions[:, -1:], has_action[:, -1]
 
     def denoise_fn(xx, sigma, action_on):                       # xx (b', c, h, w), b' = b or 2b
@@ -90,6 +90,6 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     target = x_b if b_ == 0 else x + (x_b - x) * (a / (a - b_))   # the D that makes Euler land on x_b
     xs = torch.cat([past, x[:, None]], 1)                             # (b, t, c, h, w)
     sigmas = torch.cat([past_sigma, torch.full((b, 1), a, device=dev)], 1)
-    den = student(xs, sigmas, actions, has_action, torch.arange(t))[:, -1]
+    den = student(xs, sigmas, actions, has_action, torch.arange(t), last=1)[:, -1]    # the U-Net computes only it
     weight = (a ** 2 + dc.sigma_data ** 2) / (a * dc.sigma_data) ** 2
     return weight * (den.float() - target.float()).pow(2).mean()

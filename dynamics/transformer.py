@@ -247,7 +247,7 @@ class DynamicsTransformer(nn.Module):
     def forward(self, x, c_noise, actions, action_mask, positions, cache: KVCache | None = None,
                 commit: bool = False, last: int | None = None):
         """x (b, t, c, h, w) -> (b, t, c, h, w), or only the last `last` frames' predictions (every
-        frame is computed: each is a key of the later ones).
+        frame is computed: each is a key of the later ones; last=0 for a commit that needs none).
 
         positions (t,): integer frame index of each input frame. With a cache, the input frames
         attend to the cached ones as well; commit=True appends their keys/values to the cache."""
@@ -297,7 +297,7 @@ class DynamicsTransformer(nn.Module):
         out = rearrange(out, "b (t h w) (c p q) -> b t c (h p) (w q)", t=t, h=hdim, w=hdim, p=p, q=p)
         if cfg.conv_width:
             out = out + _per_frame_conv(self.head, out)
-        return out if last is None else out[:, -last:]
+        return out if last is None else out[:, t - last:]
 
     def _warp(self, prev_x, actions, action_mask):
         """Motion compensation by the action, as video codecs do with motion vectors: each frame's

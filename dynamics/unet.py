@@ -97,7 +97,8 @@ class DynamicsUNet(nn.Module):
 
     def forward(self, x, c_noise, actions, action_mask, positions, cache: FrameCache | None = None,
                 commit: bool = False, last: int | None = None):
-        """x (b, t, c, h, w) -> (b, t, c, h, w), or only the last `last` frames' predictions.
+        """x (b, t, c, h, w) -> (b, t, c, h, w), or only the last `last` frames' predictions
+        (last=0: none, the network is not run; a commit then only stores the frames).
 
         positions (t,): consecutive frame indices. With a cache, its frames come before the
         input's; commit=True appends the input frames to it."""
@@ -106,6 +107,12 @@ class DynamicsUNet(nn.Module):
         w = cfg.context
         seq = self._sequence(x, c_noise, actions, action_mask, positions, cache)   # past + input, W absent first
         n = t if last is None else last
+        if commit and cache is None:
+            raise ValueError("commit=True needs a cache")
+        if n == 0:                                   # a commit only: the past is what the next frames read
+            if commit:
+                cache.append(x.detach(), c_noise.detach(), actions.detach(), action_mask.detach(), positions)
+            return x[:, :0]
         # frame i of the input sits at seq index W + s + i (s = cached frames); its stack is the W before it
         first = seq["x"].shape[1] - n
         idx = torch.arange(first, first + n, device=x.device)[:, None] - torch.arange(w, 0, -1, device=x.device)  # (n, W)
@@ -136,8 +143,6 @@ class DynamicsUNet(nn.Module):
                 h = blk(h, cond)
         out = self.conv_out(F.silu(self.norm_out(h)))                              # (b*n, c, h, w)
         if commit:
-            if cache is None:
-                raise ValueError("commit=True needs a cache")
             cache.append(x.detach(), c_noise.detach(), actions.detach(), action_mask.detach(), positions)
         return rearrange(out, "(b n) c h w -> b n c h w", b=b)
 

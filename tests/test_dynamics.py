@@ -22,6 +22,32 @@ def test_kv_cache_equals_full_recomputation(arch, tiny_world, tiny_unet_world):
     assert fast._state.cache.length == 3  # bounded memory: the window, not the history
 
 
+@pytest.mark.parametrize("arch", ["transformer", "unet"])
+def test_commit_without_prediction_fills_the_cache_the_same(arch, tiny_world, tiny_unet_world):
+    """World commits a finished frame with last=0: no prediction comes back, and the cache holds
+    exactly what a commit with the full pass leaves; the U-Net does not run its network at all."""
+    world = World.from_pretrained(tiny_world if arch == "transformer" else tiny_unet_world)
+    den = world.denoiser
+    g = torch.Generator().manual_seed(0)
+    c, s = den.net.config.latent_channels, den.net.config.latent_size
+    x, sig = torch.randn(2, 2, c, s, s, generator=g), torch.full((2, 2), 0.1)
+    acts, mask = torch.randn(2, 2, den.net.config.action_dim, generator=g), torch.ones(2, 2, dtype=torch.bool)
+    full, bare = den.net.new_cache(), den.net.new_cache()
+    with torch.no_grad():
+        out = den(x, sig, acts, mask, torch.arange(2), cache=full, commit=True)
+        ran = []                                        # the U-Net's first layer, watched
+        hook = den.net.conv_in.register_forward_hook(lambda *_: ran.append(1)) if arch == "unet" else None
+        none = den(x, sig, acts, mask, torch.arange(2), cache=bare, commit=True, last=0)
+    assert out.shape[1] == 2 and none.shape == (2, 0, c, s, s)
+    held = (lambda k: [*k.keys, *k.values, k.prev_x]) if arch == "transformer" else \
+        (lambda k: [k.x, k.c_noise, k.actions, k.mask])
+    assert all(torch.equal(a, b) for a, b in zip(held(full), held(bare)))
+    assert torch.equal(full.positions, bare.positions)
+    if hook is not None:
+        hook.remove()
+        assert ran == []
+
+
 def _denoise_fn(world):
     world.reset()
     acts = torch.from_numpy(Action.press("right").to_vector())[None]

@@ -135,7 +135,7 @@ class World:
             st.cache = self.denoiser.net.new_cache()
             with self._autocast():
                 for x, sig, acts, mask, pos in st.recent:
-                    self.denoiser(x, sig, acts, mask, pos, cache=st.cache, commit=True)
+                    self.denoiser(x, sig, acts, mask, pos, cache=st.cache, commit=True, last=0)
 
     # ----- properties ---------------------------------------------------------------------
     @property
@@ -272,7 +272,7 @@ class World:
         mask = torch.zeros(r, 1, dtype=torch.bool, device=self.device)
         own = self.denoiser.net.new_cache()
         with self._autocast():
-            self.denoiser(x, sig, acts, mask, torch.tensor([st.position]), cache=own, commit=True)
+            self.denoiser(x, sig, acts, mask, torch.tensor([st.position]), cache=own, commit=True, last=0)
         st.cache.replace_newest(idx, own, st.position)
         newest = list(st.recent[-1])                                        # keep set_fast's window in step
         for j, new in enumerate((x, sig, acts, mask)):
@@ -363,7 +363,7 @@ class World:
         pos = torch.tensor([pos])
         if self.kv_cache:
             with self._autocast():
-                self.denoiser(x, sig, acts[:, None], mask[:, None], pos, cache=st.cache, commit=True)
+                self.denoiser(x, sig, acts[:, None], mask[:, None], pos, cache=st.cache, commit=True, last=0)
             # the window of committed inputs, so that set_fast() can rebuild the cache with the other network
             window = self.denoiser.net.config.context
             st.recent = (st.recent + [(x, sig, acts[:, None], mask[:, None], pos)])[-window:]
