@@ -247,7 +247,7 @@ class DynamicsTransformer(nn.Module):
     def forward(self, x, c_noise, actions, action_mask, positions, cache: KVCache | None = None,
                 commit: bool = False, last: int | None = None):
         """x (b, t, c, h, w) -> (b, t, c, h, w), or only the last `last` frames' predictions (every
-        frame is computed: each is a key of the later ones; last=0 for a commit that needs none).
+        frame is computed: each is a key of the later ones; last=0: a commit, without the output head).
 
         positions (t,): integer frame index of each input frame. With a cache, the input frames
         attend to the cached ones as well; commit=True appends their keys/values to the cache."""
@@ -286,14 +286,16 @@ class DynamicsTransformer(nn.Module):
             cache.begin_commit(positions, n)
         for i, blk in enumerate(self.blocks):
             h = blk(h, cond, rot, mask, cache, i, commit)
-        s, g = self.ada_out(F.silu(cond)).chunk(2, dim=-1)                    # (b, t, d) each
-        out = self.patch_out(modulate(self.norm_out(h), s, g))                 # (b, t*n, c*p*q)
-        if cfg.prev_frame:
-            out = out + gate(self.prev_out(prev_tok), self.prev_gate(F.silu(cond)))
         if commit:
             if cfg.prev_frame:
                 cache.prev_x, cache.prev_c = x[:, -1:].detach(), c_noise[:, -1:].detach()
             cache.end_commit()
+        if last == 0:                                                          # a commit: no output head
+            return x[:, :0]
+        s, g = self.ada_out(F.silu(cond)).chunk(2, dim=-1)                    # (b, t, d) each
+        out = self.patch_out(modulate(self.norm_out(h), s, g))                 # (b, t*n, c*p*q)
+        if cfg.prev_frame:
+            out = out + gate(self.prev_out(prev_tok), self.prev_gate(F.silu(cond)))
         out = rearrange(out, "b (t h w) (c p q) -> b t c (h p) (w q)", t=t, h=hdim, w=hdim, p=p, q=p)
         if cfg.conv_width:
             out = out + _per_frame_conv(self.head, out)

@@ -102,17 +102,19 @@ class DynamicsUNet(nn.Module):
 
         positions (t,): consecutive frame indices. With a cache, its frames come before the
         input's; commit=True appends the input frames to it."""
-        cfg = self.config
-        b, t = x.shape[:2]
-        w = cfg.context
-        seq = self._sequence(x, c_noise, actions, action_mask, positions, cache)   # past + input, W absent first
-        n = t if last is None else last
         if commit and cache is None:
             raise ValueError("commit=True needs a cache")
-        if n == 0:                                   # a commit only: the past is what the next frames read
-            if commit:
-                cache.append(x.detach(), c_noise.detach(), actions.detach(), action_mask.detach(), positions)
-            return x[:, :0]
+        n = x.shape[1] if last is None else last
+        seq = self._sequence(x, c_noise, actions, action_mask, positions, cache)   # past + input, W absent first
+        out = self._predict(x, c_noise, actions, action_mask, seq, n) if n else x[:, :0]
+        if commit:                                   # the past is what the next frames read
+            cache.append(x.detach(), c_noise.detach(), actions.detach(), action_mask.detach(), positions)
+        return out
+
+    def _predict(self, x, c_noise, actions, action_mask, seq, n: int):
+        """The last n input frames' predictions (b, n, c, h, w), each from its W frames before it in seq."""
+        cfg = self.config
+        b, w = x.shape[0], cfg.context
         # frame i of the input sits at seq index W + s + i (s = cached frames); its stack is the W before it
         first = seq["x"].shape[1] - n
         idx = torch.arange(first, first + n, device=x.device)[:, None] - torch.arange(w, 0, -1, device=x.device)  # (n, W)
@@ -142,8 +144,6 @@ class DynamicsUNet(nn.Module):
             for blk in blocks:
                 h = blk(h, cond)
         out = self.conv_out(F.silu(self.norm_out(h)))                              # (b*n, c, h, w)
-        if commit:
-            cache.append(x.detach(), c_noise.detach(), actions.detach(), action_mask.detach(), positions)
         return rearrange(out, "(b n) c h w -> b n c h w", b=b)
 
     def _sequence(self, x, c_noise, actions, action_mask, positions, cache):
