@@ -32,6 +32,18 @@ PRESETS: dict[str, DynamicsTrainConfig] = {
     # worlds trained on 2 CPU cores in under an hour (64x64 frames, 16x16 latents)
     "cpu": DynamicsTrainConfig(DynamicsConfig(patch=2, dim=128, depth=4, heads=4, context=4),
                                steps=3000, batch_size=32, lr=1e-3, ema=0.995, sample_steps=2, guidance_scale=1.0),
+    # The recipe issue 16's campaign found (docs/TRAINING.md, sessions 6-9; the shipped doom world):
+    # the frame-stacking U-Net, loss on the newest frame only, from a clean past (as at play time),
+    # training noise centred higher (the action decides the frame at high noise), sampling from
+    # sigma 20 in one Euler step without guidance, so a frame costs one network pass.
+    "cpu-unet": DynamicsTrainConfig(DynamicsConfig(arch="unet", dim=64, depth=2, context=4),
+                                    DiffusionConfig(p_mean=0.4, sigma_max=20.0, p_clean_context=1.0, loss_frames="last"),
+                                    steps=10000, batch_size=32, lr=6e-4, ema=0.995, sample_steps=1, guidance_scale=1.0),
+    # the same recipe at 32x32 frames (8x8 latents), for tests and minute budgets
+    "tiny-unet": DynamicsTrainConfig(DynamicsConfig(arch="unet", dim=32, depth=1, context=4),
+                                     DiffusionConfig(p_mean=0.4, sigma_max=20.0, p_clean_context=1.0, loss_frames="last"),
+                                     steps=1200, batch_size=32, lr=2e-3, ema=0.99, sample_steps=1, guidance_scale=1.0,
+                                     precision="fp32"),
     # the shipped worlds: trained on a GPU in minutes, plays on 2 CPU cores
     "small": DynamicsTrainConfig(DynamicsConfig(patch=2, dim=256, depth=6, heads=8, context=8),
                                  steps=40000, batch_size=64, lr=5e-4, sample_steps=2, guidance_scale=1.0),
@@ -47,6 +59,10 @@ FITS: dict[str, str] = {
             "scripts/train_step_time.py --preset tiny --latent 16 8)",
     "cpu": "1.35M parameters, 64x64 frames (16x16 latents); 10 min per 1,000 steps (580 ms a step, fp32, "
            "AVX-512 Zen 5; 406 ms with bf16) to 14 min (830 ms with the flow warp, fp32, AVX2-only Zen 3)",
+    "cpu-unet": "4.6M parameters, 64x64 frames (16x16 latents); 11 min per 1,000 steps (660 ms a step, fp32, "
+                "AVX2-only Zen 3: issue 16's campaign)",
+    "tiny-unet": "0.8M parameters, 32x32 frames (8x8 latents); a step costs about what `tiny`'s does "
+                 "(130 against 150 ms side by side, one thread, cores shared)",
     "small": "7.7M parameters, 64x64 frames; about 4.6 h per 1,000 steps on 2 CPU cores (a GPU preset)",
     "base": "22.5M parameters, 64x64 frames; a GPU preset, not timed on the CPU",
 }

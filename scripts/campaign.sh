@@ -5,8 +5,9 @@
 #
 #   MINUTES=100 scripts/campaign.sh DATA AE RUN [INIT] [EXTRA FLAGS...]
 #
-# NET picks the network and its recipe: "unet" (default since session 8: the frame-stacking U-Net,
-# dim 64, depth 2, loss on the newest frame from a clean past, lr 6e-4; the shipped doom world) or
+# NET picks the network and its recipe: "unet" (default since session 8: the `cpu-unet` preset, the
+# frame-stacking U-Net, dim 64, depth 2, loss on the newest frame from a clean past, lr 6e-4; the
+# shipped doom world; sessions 8-9 ran it as `--preset cpu` with those fields given as flags) or
 # "transformer" (the 1.36M transformer with the action warp and Diffusion Forcing on every frame,
 # lr 1e-3: what sessions 1-5 of docs/TRAINING.md ran as "scripts/campaign.sh").
 #
@@ -27,11 +28,11 @@ shift $(( $# < 4 ? $# : 4 ))
 init=()
 if [ "$INIT" != "-" ] && [ ! -f "$RUN/train_state.json" ]; then init=(--init "$INIT"); fi
 case "${NET:-unet}" in
-    unet) recipe=(--model arch=unet --model dim=64 --model depth=2 --loss-frames last --clean-context 1.0 --lr 6e-4) ;;
-    transformer) recipe=(--model warp=true) ;;
+    unet) recipe=(--preset cpu-unet) ;;
+    transformer) recipe=(--preset cpu --model warp=true) ;;
     *) echo "NET must be unet or transformer, got ${NET}" >&2; exit 2 ;;
 esac
 export MALLOC_MMAP_THRESHOLD_=10000000000 MALLOC_TRIM_THRESHOLD_=10000000000
-exec worldmodel train-dynamics --data "$DATA" --autoencoder "$AE" --preset cpu --out "$RUN" \
+exec worldmodel train-dynamics --data "$DATA" --autoencoder "$AE" --out "$RUN" \
     --steps 1000000 --minutes "${MINUTES:-100}" --eval-every 25 --eval-starts 2 --device cpu \
     --p-mean 0.4 --sigma-max 20 "${recipe[@]}" "${init[@]}" "$@"

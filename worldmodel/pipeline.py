@@ -55,14 +55,15 @@ def distill_and_evaluate(teacher, data, out, cfg, *, eval_starts: int = 4, seed:
 
 # ----- `worldmodel train`: a game in, a playable world out, within a time budget -------------------
 
-# The recipe of docs/TRAINING.md (its recipe search and campaign): counterfactual branches in the
-# recording, the action-driven flow warp, training noise centred higher, and the shipped doom
-# world's sampling for every game: one Euler step from sigma 20 with guidance 2 (the 2-step Karras
-# schedule's second step, 0.002 -> 0, was a no-op: "Two Euler steps are one"; guidance 2 gave the
-# largest held-out dPSNR@4 on doom, though 16 fresh rollouts did not confirm it). Guidance costs the
-# teacher a second, unconditioned pass; the one-step student folds it in, so it runs at half the cost.
-RECIPE = {"model": {"warp": True}, "diffusion": {"p_mean": 0.4, "sigma_max": 20.0},
-          "branches": {"actions": 3, "steps": 6, "past": 8}, "teacher_steps": 1, "teacher_guidance": 2.0}
+# The recipe of docs/TRAINING.md (its recipe search and issue 16's campaign): counterfactual
+# branches in the recording (the same past with several actions and their real outcomes, which is
+# what makes a network read the action), and the dynamics presets `cpu-unet` / `tiny-unet`: the
+# frame-stacking U-Net, loss on the newest frame from a clean past, training noise centred higher,
+# sampling in one Euler step from sigma 20 without guidance. That world already plays in one
+# network pass a frame, so there is no student to distil (a one-step student of a one-step,
+# unguided teacher is the teacher): the distill stage runs only for a recipe whose teacher takes
+# several steps or guidance.
+RECIPE = {"branches": {"actions": 3, "steps": 6, "past": 8}}
 STAGES = ("record", "autoencoder", "dynamics", "distill", "heads", "eval")
 PLAN = "pipeline.json"
 
@@ -76,12 +77,15 @@ def plan_training(env: str, hours: float, size: int = 64) -> dict:
     if size not in (32, 64):
         raise ValueError(f"--size must be 32 (the tiny presets) or 64, got {size}")
     small = hours < 0.5
+    dynamics = "cpu-unet" if size == 64 else "tiny-unet"
+    sampling = PRESETS[dynamics]
+    distil = sampling.sample_steps > 1 or sampling.guidance_scale != 1.0   # else it plays in one pass already
     return {"env": env, "hours": hours, "size": size,
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
-            "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": "cpu" if size == 64 else "tiny",
+            "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": distil,
             # shares of the minutes left when the stage starts; the rest is heads and evaluation
-            "dynamics_share": 0.75, "distill_share": 0.5,
+            "dynamics_share": 0.75 if distil else 0.85, "distill_share": 0.5 if distil else 0.0,
             "eval_episodes": 2 if small else 8, "stability_frames": 120 if small else 900}
 
 
@@ -147,15 +151,16 @@ def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, d
     if not done:
         from .action import ACTION_DIM
         latent = size // 4                         # both PCA presets: 16 channels at 1/4 of the frame size
-        per_step = seconds_per_step(plan["dynamics"], 16, latent, ACTION_DIM, RECIPE["model"], device=device)
+        per_step = seconds_per_step(plan["dynamics"], 16, latent, ACTION_DIM, device=device)
         steps = int(plan["dynamics_share"] * budget / per_step)
         say(f"`worldmodel train` {env} for {hours:g} h into {out}: record {plan['episodes']} episodes x "
             f"{plan['steps']} steps with {plan['branch_points']} counterfactual branch points each, a "
             f"{plan['autoencoder']} autoencoder, the {plan['dynamics']} dynamics preset for "
             f"{plan['dynamics_share']:.0%} of the time left after recording: at {per_step:.2f} s a step (timed "
-            f"now), at most about {steps:,} steps of batch {PRESETS[plan['dynamics']].batch_size}; then a "
-            f"one-step student for half of the rest, heads, and `worldmodel eval` on {plan['eval_episodes']} "
-            f"fresh episodes. Rerun the same command to resume.")
+            f"now), at most about {steps:,} steps of batch {PRESETS[plan['dynamics']].batch_size}; then "
+            + ("a one-step student for half of the rest, " if plan["distill"] else "")
+            + f"heads, and `worldmodel eval` on {plan['eval_episodes']} fresh episodes. Rerun the same command "
+            "to resume.")
         state["seconds_per_step"] = per_step
         _save_plan(out, state)
 
@@ -182,22 +187,24 @@ def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, d
         _save_plan(out, state)
         t0 = stage("dynamics", f"preset {plan['dynamics']}, {minutes:.0f} training minutes")
         train_dynamics(data, ae_dir, dyn_dir, plan["dynamics"], steps=10 ** 7, seed=seed, device=device,
-                       minutes=minutes, overrides={"model": RECIPE["model"], "diffusion": RECIPE["diffusion"]})
-        config = json.loads((dyn_dir / "config.json").read_text())
-        config["sampling"] = {**config["sampling"], "steps": RECIPE["teacher_steps"],
-                              "guidance_scale": RECIPE["teacher_guidance"]}
-        (dyn_dir / "config.json").write_text(json.dumps(config, indent=2))
+                       minutes=minutes)
         finalize(dyn_dir)
         finish("dynamics", t0)
 
+    if "distill" not in done and not plan.get("distill", True):
+        t0 = stage("distill", f"skipped: the {plan['dynamics']} world samples in one network pass a frame "
+                   "already (one Euler step, no guidance), so it is its own fast path")
+        shutil.copytree(dyn_dir, out, dirs_exist_ok=True)   # OUT becomes the world itself
+        finish("distill", t0, skipped="the world plays in one network pass a frame")
     if "distill" not in done:
         minutes = state.get("distill_minutes") or max(0.1, plan["distill_share"] * (budget - spent()) / 60 * 0.8)
         state["distill_minutes"] = minutes
         _save_plan(out, state)
-        t0 = stage("distill", f"a 1-step student of the {RECIPE['teacher_steps']}-step teacher at guidance "
-                   f"{RECIPE['teacher_guidance']:g}, {minutes:.0f} minutes")
-        cfg = DistillConfig(student_steps=1, teacher_steps=RECIPE["teacher_steps"],
-                            guidance=RECIPE["teacher_guidance"], steps=10 ** 7)
+        teacher = PRESETS[plan["dynamics"]]
+        t0 = stage("distill", f"a 1-step student of the {teacher.sample_steps}-step teacher at guidance "
+                   f"{teacher.guidance_scale:g}, {minutes:.0f} minutes")
+        cfg = DistillConfig(student_steps=1, teacher_steps=teacher.sample_steps, guidance=teacher.guidance_scale,
+                            steps=10 ** 7)
         distill_world(dyn_dir, data, out, cfg, seed=seed, device=device, minutes=minutes, source="work/dynamics")
         finalize(out)
         finish("distill", t0)
@@ -234,8 +241,9 @@ def model_card(state: dict, m: dict) -> str:
         f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']}`: "
         f"{plan['episodes']} recorded episodes of {plan['steps']} steps (sticky policy, "
         f"{plan['branch_points']} counterfactual branch points each), autoencoder `{plan['autoencoder']}`, "
-        f"dynamics preset `{plan['dynamics']}` with the recipe of docs/TRAINING.md, a one-step student "
-        "(its teacher in `teacher/`).", "",
+        f"dynamics preset `{plan['dynamics']}` (the recipe of docs/TRAINING.md)"
+        + (", a one-step student (its teacher in `teacher/`)." if plan.get("distill", True) else
+           ", sampled in one Euler step without guidance: one network pass a frame.") + "", "",
         "| stage | minutes |", "|---|---|", *rows, "",
         "## What a player will feel", "", *player_summary(m, colour=False), "",
         "## Fresh-seed evaluation (`eval/report.md`)", "", format_table(m), ""])
