@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .diffusion import Denoiser
+from .diffusion import Denoiser, _shorten_past
 from .sampler import euler_solve, karras_sigmas, subsample_sigmas
 
 
@@ -85,11 +85,15 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     past_sigma = torch.full((b, t - 1), sig_ctx, device=dev)
     eps = torch.randn(x0[:, -1].shape, generator=generator, device=dev)
     x = eps * a if segment == 0 else x0[:, -1] + a * eps              # (b, c, h, w), like the sampler
-    x_b = teacher_target(teacher, past, past_sigma, actions, has_action, x,
-                         t_sig[segment * per:(segment + 1) * per + 1], cfg.guidance)
-    target = x_b if b_ == 0 else x + (x_b - x) * (a / (a - b_))   # the D that makes Euler land on x_b
     xs = torch.cat([past, x[:, None]], 1)                             # (b, t, c, h, w)
     sigmas = torch.cat([past_sigma, torch.full((b, 1), a, device=dev)], 1)
+    if dc.loss_frames == "last" and dc.short_past > 0 and t > 2:
+        # as the teacher was trained: some clips keep only their newest past frames, since a play
+        # starts from one frame (diffusion._shorten_past); both networks see the same short past
+        xs, sigmas, has_action = _shorten_past(xs, sigmas, has_action, dc.short_past, generator)
+    x_b = teacher_target(teacher, xs[:, :-1], sigmas[:, :-1], actions, has_action, x,
+                         t_sig[segment * per:(segment + 1) * per + 1], cfg.guidance)
+    target = x_b if b_ == 0 else x + (x_b - x) * (a / (a - b_))   # the D that makes Euler land on x_b
     den = student(xs, sigmas, actions, has_action, torch.arange(t), last=1)[:, -1]    # the U-Net computes only it
     weight = (a ** 2 + dc.sigma_data ** 2) / (a * dc.sigma_data) ** 2
     return weight * (den.float() - target.float()).pow(2).mean()

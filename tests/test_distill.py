@@ -1,5 +1,6 @@
 """The distilled student: schedules, the loss going down against the guided teacher, one forward
 pass per step, determinism, the fast/slow switch, and `worldmodel bench` on a tiny checkpoint."""
+import copy
 import json
 
 import numpy as np
@@ -172,3 +173,36 @@ def test_shipped_students_and_their_teachers(tmp_path, capsys):
     assert main(["distill", "--teacher", "boxing", "--out", str(tmp_path / "s")]) == 2
     assert "already a distilled student" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("short_past", [0.0, 1.0])
+def test_a_student_equal_to_its_one_step_teacher_has_no_loss(tiny_unet_world, short_past):
+    """With N = K = 1 and no guidance, the teacher's target is its own one-step prediction, so a
+    student that is a copy of it has zero loss; with every clip's past shortened (as a U-Net
+    trained on the newest frame learns it: diffusion._shorten_past) too, which holds only if the
+    teacher and the student see the same short past."""
+    _, _, den = load_world_parts(tiny_unet_world)
+    den = den.float()
+    teacher = type(den)(den.net, DiffusionConfig(loss_frames="last", short_past=short_past))
+    cfg = DistillConfig(student_steps=1, teacher_steps=1, guidance=1.0)
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(6, 4, 4, 8, 8, generator=g)
+    a = torch.randn(6, 4, den.net.config.action_dim, generator=g)
+    m = torch.ones(6, 4, dtype=torch.bool)
+    with torch.no_grad():
+        loss = distill_loss(teacher, teacher, x0, a, m, cfg, 0, torch.Generator().manual_seed(1)).item()
+        other = distill_loss(teacher, teacher, x0, a.flip(0), m, cfg, 0, torch.Generator().manual_seed(1)).item()
+    assert loss < 1e-9 and other < 1e-9
+    seen = []                                          # the noise levels the student was shown
+    spy = type(den)(den.net, teacher.config)
+    spy.forward = lambda x, sigma, *r, **k: (seen.append(sigma), type(den).forward(spy, x, sigma, *r, **k))[1]
+    with torch.no_grad():
+        distill_loss(spy, teacher, x0, a, m, cfg, 0, torch.Generator().manual_seed(1))
+    absent = (seen[0] >= 999).any(dim=1)               # clips with an absent (shortened) oldest frame
+    assert bool(absent.all()) if short_past else not bool(absent.any())
+    # and the loss sees a wrong student: the teacher shifted by a little noise on every weight
+    wrong = type(den)(copy.deepcopy(den.net), teacher.config)
+    with torch.no_grad():
+        for p in wrong.net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+        assert distill_loss(wrong, teacher, x0, a, m, cfg, 0, torch.Generator().manual_seed(1)).item() > 1e-4

@@ -177,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
                     help="auto (default): bf16 autocast where it is faster (a CUDA GPU, or a CPU with native bf16), "
                          "else fp32")
+    ds.add_argument("--minutes", type=_positive_float, default=None,
+                    help="a budget of training minutes, kept across resumes: after 50 steps --train-steps becomes "
+                         "what fits (set it high), and the learning rate decays over it")
     ds.add_argument("--eval-starts", type=int, default=4, help="rollout starts per held-out episode in the final comparison")
     ds.set_defaults(func=cmd_distill)
 
@@ -481,7 +484,8 @@ def cmd_distill(args) -> int:
                         steps=args.train_steps, batch_size=args.batch_size, lr=args.lr)
     out, report = distill_and_evaluate(resolve_checkpoint(args.teacher), args.data, args.out, cfg,
                                        eval_starts=args.eval_starts, seed=args.seed, device=args.device,
-                                       save_every=args.save_every, source=args.teacher, precision=args.precision)
+                                       save_every=args.save_every, source=args.teacher, precision=args.precision,
+                                       minutes=args.minutes)
     for name in ("student", "teacher"):
         st = report["settings"][name]
         print(f"{name} ({st['steps']} steps, guidance {st['guidance_scale']}), held-out episodes:")
