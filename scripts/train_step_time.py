@@ -16,6 +16,7 @@ import time
 import torch
 
 from worldmodel.action import ACTION_DIM
+from worldmodel.bench import machine
 from worldmodel.train.dynamics import synthetic_step
 
 
@@ -46,7 +47,7 @@ def main() -> int:
             runs[name].append(1e3 * statistics.median(ts))
             print(f"round {r}: {name} median {runs[name][-1]:.0f} ms/step", flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    out = {"preset": args.preset, "batch_size": b, "threads": torch.get_num_threads(), "torch": torch.__version__,
+    out = {"preset": args.preset, "batch_size": b, "machine": machine(torch.device("cpu")),
            "ms_per_step": med, "rounds": runs, "fp32_over_bf16": med["fp32"] / med["bf16"]}
     print(f"median: fp32 {med['fp32']:.0f} ms, bf16 {med['bf16']:.0f} ms; fp32/bf16 = {out['fp32_over_bf16']:.2f}x")
     if args.json:
