@@ -89,8 +89,7 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     mask = has_action & keep
     noise = torch.randn(x0.shape, generator=generator, device=x0.device)
     x_noisy = x0 + sigma[..., None, None, None] * noise
-    if cfg.loss_frames == "last" and cfg.short_past > 0 and t > 2:
-        x_noisy, sigma, mask = _shorten_past(x_noisy, sigma, mask, cfg.short_past, generator)
+    x_noisy, sigma, mask = shorten_past(cfg, x_noisy, sigma, mask, generator)
     positions = torch.arange(t, device=x0.device)
     n = 1 if cfg.loss_frames == "last" else t                                    # frames the loss covers
     denoised = denoiser(x_noisy, sigma, actions, mask, positions, last=n)        # (b, n, c, h, w)
@@ -106,16 +105,20 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     return loss
 
 
-def _shorten_past(x_noisy, sigma, mask, fraction: float, generator=None):
-    """In `fraction` of the clips, keep only the newest 1..t-2 past frames (uniformly) and make the
+def shorten_past(cfg: DiffusionConfig, x_noisy, sigma, mask, generator=None):
+    """With the loss on the newest frame only (cfg.loss_frames "last"), in cfg.short_past of the
+    clips of x_noisy (b, t, c, h, w) keep only the newest 1..t-2 past frames (uniformly) and make the
     older ones absent as the U-Net sees a missing past (zero input at sigma 1000, no action; the
     transformer sees its first frame's missing previous frame so too, but still attends to them).
     A play starts from one frame (World.reset), so its first steps have a past of 1, 2, ... frames;
     a loss on the newest frame of full windows alone never shows the network such a past (the
-    Diffusion Forcing loss on every frame does, through the clip's first frames)."""
+    Diffusion Forcing loss on every frame does, through the clip's first frames). Clips of two
+    frames, and the other losses, are returned unchanged."""
     b, t = sigma.shape
+    if cfg.loss_frames != "last" or cfg.short_past <= 0 or t <= 2:
+        return x_noisy, sigma, mask
     dev = sigma.device
-    short = torch.rand(b, generator=generator, device=dev) < fraction
+    short = torch.rand(b, generator=generator, device=dev) < cfg.short_past
     keep = torch.randint(1, t - 1, (b,), generator=generator, device=dev)          # past frames kept
     frame = torch.arange(t, device=dev)[None]
     absent = short[:, None] & (frame < (t - 1 - keep)[:, None])                     # (b, t)

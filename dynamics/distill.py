@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .diffusion import Denoiser, _shorten_past
+from .diffusion import Denoiser, shorten_past
 from .sampler import euler_solve, karras_sigmas, subsample_sigmas
 
 
@@ -87,10 +87,9 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     x = eps * a if segment == 0 else x0[:, -1] + a * eps              # (b, c, h, w), like the sampler
     xs = torch.cat([past, x[:, None]], 1)                             # (b, t, c, h, w)
     sigmas = torch.cat([past_sigma, torch.full((b, 1), a, device=dev)], 1)
-    if dc.loss_frames == "last" and dc.short_past > 0 and t > 2:
-        # as the teacher was trained: some clips keep only their newest past frames, since a play
-        # starts from one frame (diffusion._shorten_past); both networks see the same short past
-        xs, sigmas, has_action = _shorten_past(xs, sigmas, has_action, dc.short_past, generator)
+    # as the teacher was trained: some clips keep only their newest past frames, since a play
+    # starts from one frame (diffusion.shorten_past); both networks see the same short past
+    xs, sigmas, has_action = shorten_past(dc, xs, sigmas, has_action, generator)
     x_b = teacher_target(teacher, xs[:, :-1], sigmas[:, :-1], actions, has_action, x,
                          t_sig[segment * per:(segment + 1) * per + 1], cfg.guidance)
     target = x_b if b_ == 0 else x + (x_b - x) * (a / (a - b_))   # the D that makes Euler land on x_b

@@ -179,7 +179,7 @@ def test_shipped_students_and_their_teachers(tmp_path, capsys):
 def test_a_student_equal_to_its_one_step_teacher_has_no_loss(tiny_unet_world, short_past):
     """With N = K = 1 and no guidance, the teacher's target is its own one-step prediction, so a
     student that is a copy of it has zero loss; with every clip's past shortened (as a U-Net
-    trained on the newest frame learns it: diffusion._shorten_past) too, which holds only if the
+    trained on the newest frame learns it: diffusion.shorten_past) too, which holds only if the
     teacher and the student see the same short past."""
     _, _, den = load_world_parts(tiny_unet_world)
     den = den.float()

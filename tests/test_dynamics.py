@@ -228,7 +228,7 @@ def test_short_past_training_clips_look_like_the_start_of_a_play():
     frames (DiffusionConfig.short_past): to the U-Net such a clip is exactly the shorter clip, as
     after World.reset, where the past is one frame and grows."""
     from dynamics import DynamicsConfig, build_network
-    from dynamics.diffusion import _shorten_past
+    from dynamics.diffusion import shorten_past
     torch.manual_seed(0)
     net = build_network(DynamicsConfig(arch="unet", latent_channels=4, latent_size=8, action_dim=25, dim=8,
                                        depth=1, heads=2, context=4))
@@ -237,7 +237,10 @@ def test_short_past_training_clips_look_like_the_start_of_a_play():
     den = Denoiser(net, DiffusionConfig()).eval()
     x, s, a = torch.randn(64, 5, 4, 8, 8), torch.rand(64, 5) + 0.1, torch.randn(64, 5, 25)
     m = torch.ones(64, 5, dtype=torch.bool)
-    xs, ss, ms = _shorten_past(x, s, m, 0.5, torch.Generator().manual_seed(1))
+    for cfg in (DiffusionConfig(loss_frames="all"), DiffusionConfig(loss_frames="last", short_past=0.0)):
+        assert shorten_past(cfg, x, s, m)[1] is s                     # the other losses: unchanged
+    xs, ss, ms = shorten_past(DiffusionConfig(loss_frames="last", short_past=0.5), x, s, m,
+                              torch.Generator().manual_seed(1))
     kept = 4 - (~ms[:, :4]).sum(1)                                   # past frames left per clip
     assert 10 < int((kept < 4).sum()) < 54 and int(kept.min()) >= 1 and torch.equal(ms[:, 4], m[:, 4])
     with torch.no_grad():
