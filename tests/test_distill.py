@@ -166,10 +166,12 @@ def test_shipped_students_and_their_teachers(tmp_path, capsys):
     assert student.fast is True and student.steps == 1
     teacher = World.from_pretrained("boxing/teacher", device="cpu")
     assert teacher.fast is None and (teacher.steps, teacher.guidance_scale) == (8, 2.0)
-    # doom is the campaign's U-Net snapshot (issue 16): one unguided step, not distilled until the campaign ends
+    # doom: the one-step student of the campaign's U-Net (issue 16), which samples in 10 guided steps
     doom = World.from_pretrained("doom", device="cpu")
-    assert doom.fast is None and (doom.steps, doom.guidance_scale) == (1, 1.0)
-    assert doom.config["dynamics"]["arch"] == "unet"
+    assert doom.fast is True and doom.steps == 1
+    doom_teacher = World.from_pretrained("doom/teacher", device="cpu")
+    assert doom_teacher.fast is None and (doom_teacher.steps, doom_teacher.guidance_scale) == (10, 2.0)
+    assert doom.config["dynamics"]["arch"] == doom_teacher.config["dynamics"]["arch"] == "unet"
     assert main(["distill", "--teacher", "boxing", "--out", str(tmp_path / "s")]) == 2
     assert "already a distilled student" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()

@@ -5,6 +5,7 @@ frames; generated frame t is compared with the real frame t. Copy-last repeats t
 """
 from __future__ import annotations
 
+import json
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -132,7 +133,11 @@ def start_frame_turns(world, steps: int = 8, actions=("turn left", "turn right")
     from .data import split_episodes
     from .data.episodes import episode_seed, replay
     from .envs import make_env
-    train = world.config["train"]
+    train = world.config.get("train")
+    if train is None and "distilled" in world.config:   # a student: the teacher it came from was trained on the split
+        train = json.loads((world.path / world.config["distilled"]["teacher"] / "config.json").read_text())["train"]
+    if train is None:
+        raise ValueError(f"{world.path} says nothing of the recording it learned from (no 'train' in its config)")
     start = np.asarray(Image.open(world.path / "start.png").convert("RGB"))
     _, val = split_episodes(train["train_episodes"] * 10 // 9, seed=train["seed"])   # the 90/10 split
     seed = episode_seed(train["seed"], val[0])
