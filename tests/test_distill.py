@@ -2,6 +2,7 @@
 pass per step, determinism, the fast/slow switch, and `worldmodel bench` on a tiny checkpoint."""
 import copy
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -123,6 +124,18 @@ def test_distill_refuses_a_student_and_a_foreign_recording(student, tmp_path):
     record(make_env("procedural", size=48), rec, episodes=1, steps=8, policy="random", seed=0, progress=False)
     with pytest.raises(ValueError, match="48px"):
         distill_world(teacher, rec, tmp_path / "y", cfg, progress=False)
+
+
+def test_a_warm_started_student_begins_where_the_earlier_one_ended(student, recording, tmp_path, tiny_unet_world):
+    """--init: the same first batch and noise (same seed) cost the warm start much less than the
+    copy of the teacher the first run began from; a network of another shape is refused."""
+    out, teacher, cfg = student
+    warm = distill_world(teacher, recording, tmp_path / "warm", replace(cfg, steps=2), progress=False, init=out)
+    first = lambda run: next(json.loads(l)["loss"] for l in (run / "log.jsonl").open() if '"step": 0,' in l)
+    assert first(warm) < 0.6 * first(out), (first(warm), first(out))
+    assert json.loads((warm / "config.json").read_text())["distilled"]["init"] == str(out)
+    with pytest.raises(ValueError, match="differs"):
+        distill_world(teacher, recording, tmp_path / "x", replace(cfg, steps=2), progress=False, init=tiny_unet_world)
 
 
 def test_bench_reports_both_paths(student, tmp_path, capsys):

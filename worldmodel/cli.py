@@ -181,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a budget of training minutes, kept across resumes: after 50 steps --train-steps becomes "
                          "what fits (set it high), and the learning rate decays over it")
     ds.add_argument("--eval-starts", type=int, default=4, help="rollout starts per held-out episode in the final comparison")
+    ds.add_argument("--init", default=None,
+                    help="start the student from this world's network instead of a copy of the teacher: the student "
+                         "of an earlier version of the same teacher (same network and autoencoder), a warm start")
     ds.set_defaults(func=cmd_distill)
 
     th = sub.add_parser("train-heads", help="fit a world's reward and episode-end heads (for agents)",
@@ -396,9 +399,9 @@ def cmd_record(args) -> int:
 
 def cmd_train(args) -> int:
     from .eval_report import player_summary
-    from .pipeline import train_world
+    from .pipeline import TRAIN_MORE, train_world
     m = train_world(args.env, args.out, args.hours, size=args.size, seed=args.seed, device=args.device)
-    print("\n".join(player_summary(m, colour=sys.stdout.isatty())))
+    print("\n".join(player_summary(m, colour=sys.stdout.isatty(), more=TRAIN_MORE)))
     print(f"world written to {args.out} (card: {args.out}/MODEL_CARD.md); play it with: worldmodel play {args.out}")
     return 0
 
@@ -485,7 +488,7 @@ def cmd_distill(args) -> int:
     out, report = distill_and_evaluate(resolve_checkpoint(args.teacher), args.data, args.out, cfg,
                                        eval_starts=args.eval_starts, seed=args.seed, device=args.device,
                                        save_every=args.save_every, source=args.teacher, precision=args.precision,
-                                       minutes=args.minutes)
+                                       minutes=args.minutes, init=args.init)
     for name in ("student", "teacher"):
         st = report["settings"][name]
         print(f"{name} ({st['steps']} steps, guidance {st['guidance_scale']}), held-out episodes:")

@@ -354,7 +354,8 @@ def format_heads(m: dict) -> str:
             f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")
 
 
-def player_summary(m: dict, colour: bool = False) -> list[str]:
+def player_summary(m: dict, colour: bool = False,
+                   more: str = "more training (the curve in its log.jsonl shows whether it was still rising)") -> list[str]:
     """What a player of the world will feel, from a `run_eval` report, worst news in red: does it
     follow the keys (dPSNR@4, counterfactual fidelity, one-step action gap), does it predict rather
     than repeat (PSNR@1 against copy-last, and only if its next frame is not a blur: sharpness@1
@@ -399,6 +400,5 @@ def player_summary(m: dict, colour: bool = False) -> list[str]:
     out.append(line("good" if lasts else "bad", (f"lasts {st['frames']} frames of play" if lasts else
                                                  f"does not last {st['frames']} frames (collapsed by the rule)")))
     if keys != "good" or level == "bad" or not lasts:
-        out.append("  what to try: more --hours (the dynamics curve in work/dynamics/log.jsonl shows whether it "
-                   "was still rising), or a recording policy that makes the keys matter more")
+        out.append(f"  what to try: {more}, or a recording policy that makes the keys matter more")
     return out

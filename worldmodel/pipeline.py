@@ -66,6 +66,8 @@ def distill_and_evaluate(teacher, data, out, cfg, *, eval_starts: int = 4, seed:
 RECIPE = {"branches": {"actions": 3, "steps": 6, "past": 8}}
 STAGES = ("record", "autoencoder", "dynamics", "distill", "heads", "eval")
 PLAN = "pipeline.json"
+# what a world made by `worldmodel train` should try when it does not yet play (its summary and card say it)
+TRAIN_MORE = "more --hours (the dynamics curve in work/dynamics/log.jsonl shows whether it was still rising)"
 
 
 def plan_training(env: str, hours: float, size: int = 64) -> dict:
@@ -245,5 +247,5 @@ def model_card(state: dict, m: dict) -> str:
         + (", a one-step student (its teacher in `teacher/`)." if plan.get("distill", True) else
            ", sampled in one Euler step without guidance: one network pass a frame.") + "", "",
         "| stage | minutes |", "|---|---|", *rows, "",
-        "## What a player will feel", "", *player_summary(m, colour=False), "",
+        "## What a player will feel", "", *player_summary(m, colour=False, more=TRAIN_MORE), "",
         "## Fresh-seed evaluation (`eval/report.md`)", "", format_table(m), ""])

@@ -18,20 +18,23 @@ from dynamics.distill import DistillConfig, distill_loss
 from ..data import load_episodes, split_episodes
 from ..world_checkpoint import load_world_parts, save_world, teacher_dir
 from ..data import LatentClips
-from .dynamics import latent_key, load_or_encode
+from .dynamics import init_from_world, latent_key, load_or_encode
 from .loop import LoopConfig, TrainLoop
 
 
 def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, device: str | None = None,
                   save_every: float = 120.0, progress: bool = True, source: str | None = None,
-                  precision: str = "auto", minutes: float | None = None) -> Path:
+                  precision: str = "auto", minutes: float | None = None, init=None) -> Path:
     """Train a student of the world at `teacher_path` on the latent clips of the recording `data`.
     `data` None = the recording the teacher was trained on, if it is still there.
     OUT becomes a world checkpoint (the student), with the teacher copied into OUT/teacher so the
     slow path travels with it. Resumes if OUT holds a killed run. `source` names the teacher in
     the student's config (default: its path). precision: "auto" (bf16 autocast where it is faster,
     as in train_dynamics; the same network), "bf16" or "fp32". minutes: a budget of training time
-    kept across resumes (the step count becomes what fits after 50 steps), as in train_dynamics."""
+    kept across resumes (the step count becomes what fits after 50 steps), as in train_dynamics.
+    init: a world (usually the student of an earlier version of this teacher) whose network, of the
+    same shape and on the same autoencoder, starts the student instead of a copy of the teacher: a
+    warm start when the teacher trained on, since its last student already lands near its steps."""
     teacher_path, out = Path(teacher_path), Path(out)
     config, ae, teacher = load_world_parts(teacher_path)
     if "distilled" in config:
@@ -47,6 +50,8 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     out.mkdir(parents=True, exist_ok=True)
     teacher = teacher.requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
+    if init is not None:        # before the loop is built: its EMA starts from these weights, a resume replaces them
+        init_from_world(student.net, init, teacher.net.config, ae)
     loop = TrainLoop(out, "dynamics", student.net,
                      LoopConfig(steps=cfg.steps, lr=cfg.lr, ema=cfg.ema, warmup=min(100, cfg.steps // 10),
                                 precision=precision, save_every=save_every, log_every=25, minutes=minutes),
@@ -63,7 +68,8 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
                       "sampling": {"steps": cfg.student_steps, "guidance_scale": 1.0, "sampler": "euler",
                                    "sigmas": s_sig},
                       "distilled": {"teacher": "teacher", "method": "trajectory", **asdict(cfg),
-                                    "seed": seed, "data": str(data), "teacher_source": source or str(teacher_path)}}
+                                    "seed": seed, "data": str(data), "teacher_source": source or str(teacher_path),
+                                    **({"init": str(init)} if init is not None else {})}}
     _copy_teacher(teacher_path, out / "teacher", cfg)
     gen = torch.Generator(dev).manual_seed(seed * 1000 + loop.step)
     rng = np.random.default_rng(seed * 1000 + loop.step)
