@@ -131,11 +131,15 @@ def test_a_warm_started_student_begins_where_the_earlier_one_ended(student, reco
     copy of the teacher the first run began from; a network of another shape is refused."""
     out, teacher, cfg = student
     warm = distill_world(teacher, recording, tmp_path / "warm", replace(cfg, steps=2), progress=False, init=out)
-    first = lambda run: next(json.loads(l)["loss"] for l in (run / "log.jsonl").open() if '"step": 0,' in l)
+    first = lambda run: next(r["loss"] for r in map(json.loads, (run / "log.jsonl").open()) if r.get("step") == 0 and "loss" in r)
     assert first(warm) < 0.6 * first(out), (first(warm), first(out))
     assert json.loads((warm / "config.json").read_text())["distilled"]["init"] == str(out)
     with pytest.raises(ValueError, match="differs"):
         distill_world(teacher, recording, tmp_path / "x", replace(cfg, steps=2), progress=False, init=tiny_unet_world)
+    (tmp_path / "cold").mkdir()          # a killed run that began as a copy of the teacher keeps that start
+    (tmp_path / "cold" / "train_state.json").write_text("{}")
+    with pytest.raises(ValueError, match="started from a copy of the teacher"):
+        distill_world(teacher, recording, tmp_path / "cold", replace(cfg, steps=2), progress=False, init=out)
 
 
 def test_bench_reports_both_paths(student, tmp_path, capsys):

@@ -355,7 +355,7 @@ def format_heads(m: dict) -> str:
 
 
 def player_summary(m: dict, colour: bool = False,
-                   more: str = "more training (the curve in its log.jsonl shows whether it was still rising)") -> list[str]:
+                   more: str = "more training (its log.jsonl shows whether it was still improving)") -> list[str]:
     """What a player of the world will feel, from a `run_eval` report, worst news in red: does it
     follow the keys (dPSNR@4, counterfactual fidelity, one-step action gap), does it predict rather
     than repeat (PSNR@1 against copy-last, and only if its next frame is not a blur: sharpness@1

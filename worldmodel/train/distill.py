@@ -19,7 +19,7 @@ from ..data import load_episodes, split_episodes
 from ..world_checkpoint import load_world_parts, save_world, teacher_dir
 from ..data import LatentClips
 from .dynamics import init_from_world, latent_key, load_or_encode
-from .loop import LoopConfig, TrainLoop
+from .loop import LoopConfig, TrainLoop, read_state
 
 
 def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, device: str | None = None,
@@ -50,7 +50,13 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     out.mkdir(parents=True, exist_ok=True)
     teacher = teacher.requires_grad_(False)
     student = copy.deepcopy(teacher).train().requires_grad_(True)
-    if init is not None:        # before the loop is built: its EMA starts from these weights, a resume replaces them
+    if read_state(out) is not None:     # resuming a killed run: it keeps the start it had
+        saved = json.loads((out / "config.json").read_text()).get("distilled", {}) if (out / "config.json").is_file() else {}
+        if init is not None and str(init) != saved.get("init"):
+            raise ValueError(f"{out} holds a killed run that started from {saved.get('init') or 'a copy of the teacher'}; "
+                             f"resume it with the same --init or none")
+        init = saved.get("init")
+    elif init is not None:              # before the loop is built: its EMA starts from these weights
         init_from_world(student.net, init, teacher.net.config, ae)
     loop = TrainLoop(out, "dynamics", student.net,
                      LoopConfig(steps=cfg.steps, lr=cfg.lr, ema=cfg.ema, warmup=min(100, cfg.steps // 10),
