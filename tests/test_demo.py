@@ -271,11 +271,11 @@ def test_gallery_touch_buttons_mouse_and_settings(browser, demo, shots):
         sid_players = lambda: [p for p in demo.players._players.values() if p is not None]  # noqa: E731
         wait_for(lambda: len(sid_players()) == 1, what="the player")
         p = sid_players()[0]
-        # pick the shipped doom world (first-person; the campaign's snapshot, not distilled) in the gallery
+        # pick the shipped doom world (first-person; a distilled student, which the page plays on its fast path)
         page.locator("#wm-gallery button").filter(has_text="doom").first.click()
         wait_for(lambda: "Playing **doom**" in page.inner_text("#wm-message") or "Playing doom" in page.inner_text("#wm-message"),
                  what="the doom world")
-        assert p.session.world.fast is None and "KeyW" in p.keymap
+        assert p.session.world.fast is True and "KeyW" in p.keymap
         assert page.is_visible("#wm-key-KeyW") and page.is_visible("#wm-key-TurnLeft")
         assert not page.is_visible("#wm-key-ArrowUp")                     # doom has no arrow keys
         assert "mouse over the frame" in page.inner_text("#wm-keys")
