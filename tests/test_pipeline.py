@@ -6,7 +6,6 @@ import pytest
 from worldmodel import World
 from worldmodel import pipeline
 from worldmodel.eval_report import player_summary
-from worldmodel.pipeline import TRAIN_MORE
 
 
 def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
@@ -84,7 +83,7 @@ def test_player_summary_says_plainly_what_a_player_feels():
     assert bad[0].startswith("- **NO**") and "ignores its keys" in bad[0]
     assert "blur" in bad[2] and "does not last" in bad[3] and "what to try" in bad[-1]
     assert "--hours" not in bad[-1]         # a shipped world was not made by `worldmodel train`
-    assert "--hours" in player_summary(_metrics(0.02, 22.0, 25.0, 0.1, True), more=TRAIN_MORE)[-1]
+    assert "--hours" in player_summary(_metrics(0.02, 22.0, 25.0, 0.1, True), more=pipeline.TRAIN_MORE)[-1]
     weak = player_summary(_metrics(0.5, 26.0, 25.0, 0.5, False))
     assert weak[0].startswith("- **weak**") and "softer" in weak[2]
     red = player_summary(_metrics(0.02, 22.0, 25.0, 0.1, True), colour=True)

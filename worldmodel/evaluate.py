@@ -133,9 +133,11 @@ def start_frame_turns(world, steps: int = 8, actions=("turn left", "turn right")
     from .data import split_episodes
     from .data.episodes import episode_seed, replay
     from .envs import make_env
+    from .world_checkpoint import teacher_dir
     train = world.config.get("train")
-    if train is None and "distilled" in world.config:   # a student: the teacher it came from was trained on the split
-        train = json.loads((world.path / world.config["distilled"]["teacher"] / "config.json").read_text())["train"]
+    teacher = teacher_dir(world.path, world.config)
+    if train is None and teacher is not None:   # a student: the teacher it came from was trained on the split
+        train = json.loads((teacher / "config.json").read_text())["train"]
     if train is None:
         raise ValueError(f"{world.path} says nothing of the recording it learned from (no 'train' in its config)")
     start = np.asarray(Image.open(world.path / "start.png").convert("RGB"))
