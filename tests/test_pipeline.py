@@ -40,9 +40,14 @@ def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
     config = json.loads((out / "config.json").read_text())
     assert config["dynamics"]["arch"] == "unet" and config["diffusion"]["sigma_max"] == 20.0   # the campaign's recipe
     assert config["diffusion"]["loss_frames"] == "last"
-    # it samples in one unguided pass a frame, so there is no student to distil: OUT is the world
-    assert world.steps == 1 and world.guidance_scale == 1.0 and world.fast is None
-    assert state["stages"]["distill"]["skipped"] and not (out / "teacher").exists()
+    # OUT is a one-step student of the dynamics sampled in 10 steps at guidance 2, its teacher inside
+    assert world.fast is True and world.steps == 1
+    assert not state["stages"]["distill"].get("skipped")
+    teacher = json.loads((out / "teacher" / "config.json").read_text())
+    assert teacher["sampling"]["steps"] == 10 and teacher["sampling"]["guidance_scale"] == 2.0
+    assert config["distilled"]["teacher_steps"] == 10 and config["distilled"]["guidance"] == 2.0
+    world.set_fast(False)                                        # the slow path plays too
+    assert world.steps == 10 and world.guidance_scale == 2.0
     assert world.reset().shape == (32, 32, 3)
 
     said.clear()                                                 # a finished run only reports

@@ -59,13 +59,13 @@ def distill_and_evaluate(teacher, data, out, cfg, *, eval_starts: int = 4, seed:
 # branches in the recording (the same past with several actions and their real outcomes, which is
 # what makes a network read the action), and the dynamics presets `cpu-unet` / `tiny-unet`: the
 # frame-stacking U-Net, loss on the newest frame from a clean past, training noise centred higher,
-# sampling in one Euler step from sigma 20 without guidance. That world already plays in one
-# network pass a frame, so there is no student to distil (a one-step student of a one-step,
-# unguided teacher is the teacher): the distill stage runs only for a recipe whose teacher takes
-# several steps or guidance. (The shipped doom world goes further: a student of its U-Net sampled
-# in 10 steps with guidance 2 keeps 2.5x the one-step world's detail for about 1 dB of PSNR,
-# docs/TRAINING.md session 11; this command does not spend a budget on that yet.)
-RECIPE = {"branches": {"actions": 3, "steps": 6, "past": 8}}
+# sampling in one Euler step from sigma 20 without guidance. That one-step world follows the keys
+# but averages the possible next frames into a blur; the same network sampled in 10 Euler steps
+# with guidance 2 keeps 2.5-3x the detail, and a one-step student distilled from that teacher keeps
+# most of it while playing in one network pass a frame (docs/TRAINING.md, sessions 10-11: sharpness
+# 0.40 against 0.15 for about 1 dB of PSNR; the player sees the detail, PSNR rewards the mean). So
+# the world that `worldmodel train` ships is that student, with its teacher in OUT/teacher.
+RECIPE = {"branches": {"actions": 3, "steps": 6, "past": 8}, "teacher": {"steps": 10, "guidance": 2.0}}
 STAGES = ("record", "autoencoder", "dynamics", "distill", "heads", "eval")
 PLAN = "pipeline.json"
 # what a world made by `worldmodel train` should try when it does not yet play (its summary and card say it)
@@ -82,15 +82,23 @@ def plan_training(env: str, hours: float, size: int = 64) -> dict:
         raise ValueError(f"--size must be 32 (the tiny presets) or 64, got {size}")
     small = hours < 0.5
     dynamics = "cpu-unet" if size == 64 else "tiny-unet"
-    sampling = PRESETS[dynamics]
-    distil = sampling.sample_steps > 1 or sampling.guidance_scale != 1.0   # else it plays in one pass already
     return {"env": env, "hours": hours, "size": size,
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
-            "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": distil,
+            "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": True,
+            "teacher_steps": RECIPE["teacher"]["steps"], "teacher_guidance": RECIPE["teacher"]["guidance"],
             # shares of the minutes left when the stage starts; the rest is heads and evaluation
-            "dynamics_share": 0.75 if distil else 0.85, "distill_share": 0.5 if distil else 0.0,
+            "dynamics_share": 0.65, "distill_share": 0.75,
             "eval_episodes": 2 if small else 8, "stability_frames": 120 if small else 900}
+
+
+def _teacher_sampling(plan: dict) -> tuple[int, float]:
+    """The teacher's sampling the student imitates (a plan saved before the recipe named it used
+    the dynamics preset's own)."""
+    if "teacher_steps" in plan:
+        return int(plan["teacher_steps"]), float(plan["teacher_guidance"])
+    preset = PRESETS[plan["dynamics"]]
+    return preset.sample_steps, preset.guidance_scale
 
 
 def _load_plan(out: Path, plan: dict) -> dict:
@@ -162,7 +170,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, d
             f"{plan['autoencoder']} autoencoder, the {plan['dynamics']} dynamics preset for "
             f"{plan['dynamics_share']:.0%} of the time left after recording: at {per_step:.2f} s a step (timed "
             f"now), at most about {steps:,} steps of batch {PRESETS[plan['dynamics']].batch_size}; then "
-            + ("a one-step student for half of the rest, " if plan["distill"] else "")
+            + (f"a one-step student of it sampled in {plan['teacher_steps']} steps at guidance "
+               f"{plan['teacher_guidance']:g} for most of the rest, " if plan["distill"] else "")
             + f"heads, and `worldmodel eval` on {plan['eval_episodes']} fresh episodes. Rerun the same command "
             "to resume.")
         state["seconds_per_step"] = per_step
@@ -204,11 +213,10 @@ def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, d
         minutes = state.get("distill_minutes") or max(0.1, plan["distill_share"] * (budget - spent()) / 60 * 0.8)
         state["distill_minutes"] = minutes
         _save_plan(out, state)
-        teacher = PRESETS[plan["dynamics"]]
-        t0 = stage("distill", f"a 1-step student of the {teacher.sample_steps}-step teacher at guidance "
-                   f"{teacher.guidance_scale:g}, {minutes:.0f} minutes")
-        cfg = DistillConfig(student_steps=1, teacher_steps=teacher.sample_steps, guidance=teacher.guidance_scale,
-                            steps=10 ** 7)
+        steps, guidance = _teacher_sampling(plan)
+        t0 = stage("distill", f"a 1-step student of the dynamics sampled in {steps} steps at guidance "
+                   f"{guidance:g}, {minutes:.0f} minutes")
+        cfg = DistillConfig(student_steps=1, teacher_steps=steps, guidance=guidance, steps=10 ** 7)
         distill_world(dyn_dir, data, out, cfg, seed=seed, device=device, minutes=minutes, source="work/dynamics")
         finalize(out)
         finish("distill", t0)
@@ -246,7 +254,8 @@ def model_card(state: dict, m: dict) -> str:
         f"{plan['episodes']} recorded episodes of {plan['steps']} steps (sticky policy, "
         f"{plan['branch_points']} counterfactual branch points each), autoencoder `{plan['autoencoder']}`, "
         f"dynamics preset `{plan['dynamics']}` (the recipe of docs/TRAINING.md)"
-        + (", a one-step student (its teacher in `teacher/`)." if plan.get("distill", True) else
+        + (", a one-step student of it sampled in {} steps at guidance {:g} (that teacher is in "
+           "`teacher/`).".format(*_teacher_sampling(plan)) if plan.get("distill", True) else
            ", sampled in one Euler step without guidance: one network pass a frame.") + "", "",
         "| stage | minutes |", "|---|---|", *rows, "",
         "## What a player will feel", "", *player_summary(m, colour=False, more=TRAIN_MORE), "",
