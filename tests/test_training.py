@@ -112,6 +112,26 @@ def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
     assert json.loads((plain / "config.json").read_text())["train"]["train_branches"] == 0
 
 
+def test_curves_chain_runs_that_continue_one_another(tmp_path):
+    """NAME=RUN1,RUN2 draws a campaign resumed into new run folders as one line: the second run's
+    minutes and steps start where the first ended."""
+    from worldmodel.curves import parse_run, plot_curves
+    for name, dp in (("a", (0.5, 0.9)), ("b", (0.9, 1.2))):
+        (tmp_path / name).mkdir()
+        rows = [{"event": "eval", "step": st, "train_minutes": m, "gap_pct": {"1": 1.0}, "psnr1": 24.0,
+                 "copy_last1": 23.0, "dpsnr4": d} for st, m, d in ((0, 0.0, dp[0]), (100, 10.0, dp[1]))]
+        rows.insert(1, {"step": 50, "loss": 0.3, "train_minutes": 5.0})
+        (tmp_path / name / "log.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    name, c = parse_run(f"unet={tmp_path / 'a'},{tmp_path / 'b'}")
+    assert name == "unet"
+    assert [(e["train_minutes"], e["step"], e["dpsnr4"]) for e in c["eval"]] == \
+        [(0.0, 0, 0.5), (10.0, 100, 0.9), (10.0, 100, 0.9), (20.0, 200, 1.2)]
+    assert [(m, st) for m, _, st in c["loss"]] == [(5.0, 50), (15.0, 150)]
+    assert parse_run(str(tmp_path / "a"))[1]["eval"][-1]["train_minutes"] == 10.0   # a plain folder stays one run
+    table = plot_curves([f"unet={tmp_path / 'a'},{tmp_path / 'b'}", tmp_path / "a"], tmp_path / "c.png")
+    assert "| unet | 200 | 20.0 |" in table and "| a | 100 | 10.0 |" in table
+
+
 def test_resume_keeps_settings_budget_and_both_optimizers(recording, tmp_path, tiny_ae):
     """A killed Muon run resumes with both optimizer states, its settings and its training time;
     resuming with another seed (another train/held-out split) or network is refused."""

@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Read the held-out measurements that `train-dynamics --eval-every` logged in each "
                                     "RUN/log.jsonl and plot action gap, PSNR@1 - copy-last@1, dPSNR@4 and the loss "
                                     "against training minutes, one line per run; prints the last point of each.")
-    cu.add_argument("runs", nargs="+", help="train-dynamics run folders")
+    cu.add_argument("runs", nargs="+", help="train-dynamics run folders; NAME=RUN1,RUN2,... draws runs that "
+                                            "continue one another (warm restarts) as one line named NAME")
     cu.add_argument("--out", default="curves.png", help="PNG to write (default curves.png)")
     cu.add_argument("--x", choices=("minutes", "steps"), default="minutes",
                     help="horizontal axis: training minutes (default) or training steps")

@@ -1,7 +1,8 @@
 """`worldmodel curves`: learning curves of dynamics runs against training minutes, in one PNG.
 
 Reads the "eval" events that `train-dynamics --eval-every` writes into RUN/log.jsonl (and the
-training loss) and draws, per run: the one-step action gap at sigma 1 (on held-out clips, and on
+training loss) and draws, per run (or per chain of runs that continue one another, given as
+NAME=RUN1,RUN2,...): the one-step action gap at sigma 1 (on held-out clips, and on
 held-out counterfactual branches where the recording has them), PSNR@1 minus copy-last@1,
 dPSNR@4 and the loss. Also returns/prints the last point of each run as a table.
 """
@@ -39,6 +40,29 @@ def read_curves(run: str | Path) -> dict:
     return {"eval": evals, "loss": loss}
 
 
+def read_chain(runs: list[str | Path]) -> dict:
+    """The curves of several runs that continue one another (a campaign resumed into new run
+    folders, each a warm start from the previous end) as one curve: each run's minutes and
+    steps start where the previous run's ended."""
+    evals, loss, minutes, steps = [], [], 0.0, 0
+    for run in runs:
+        c = read_curves(run)
+        evals += [{**e, "train_minutes": e["train_minutes"] + minutes, "step": e["step"] + steps} for e in c["eval"]]
+        loss += [(m + minutes, v, st + steps) for m, v, st in c["loss"]]
+        last = [e["train_minutes"] for e in c["eval"]] + [m for m, _, _ in c["loss"]]
+        minutes += max(last, default=0.0)
+        steps += max([e["step"] for e in c["eval"]] + [st for _, _, st in c["loss"]], default=0)
+    return {"eval": evals, "loss": loss}
+
+
+def parse_run(arg: str) -> tuple[str, dict]:
+    """A command-line run: a run folder, or NAME=RUN1,RUN2,... for runs chained into one line."""
+    if "=" in arg and not Path(arg).exists():
+        name, runs = arg.split("=", 1)
+        return name, read_chain([r for r in runs.split(",") if r])
+    return Path(arg).name, read_curves(arg)
+
+
 def _value(row: dict, key: str):
     if key == "psnr1_minus_copy":
         return row["psnr1"] - row["copy_last1"]
@@ -68,10 +92,11 @@ def plot_curves(runs: list[str | Path], out: str | Path, names: list[str] | None
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = names or [Path(r).name for r in runs]
+    parsed = [parse_run(str(r)) for r in runs]
+    names = names or [n for n, _ in parsed]
     if len(set(names)) != len(names):                     # e.g. a/world and b/world
         names = [str(r) for r in runs]
-    data = {n: read_curves(r) for n, r in zip(names, runs)}
+    data = {n: c for n, (_, c) in zip(names, parsed)}
     fig, grid = plt.subplots(2, 3, figsize=(13, 7), dpi=100)
     axes = grid.ravel()
     for ax, (key, title) in zip(axes, PANELS):
