@@ -9,7 +9,10 @@ Each agent sees only the frame (uint8 H x W x 3) and answers a native action ind
     fixed:I         always native action I
     heuristic       a hand-written player of the game (boxing: chase and punch; doom: walk,
                     turn, fire at what stands out in the middle)
+    aim             a better doom player: turn toward red enemies, fire when centred
     trained:DIR     a policy trained inside a world by `worldmodel agents train` (agents.train)
+    explore:AGENT   AGENT with sticky random play mixed in at a rate drawn each episode (for
+                    recordings: `worldmodel record --policy explore:aim`)
 """
 from __future__ import annotations
 
@@ -115,7 +118,56 @@ class DoomAgent(Agent):
         return native_index(self.action_set, {"w"})
 
 
+class DoomAimAgent(Agent):
+    """A better ViZDoom player than `heuristic` where the enemies are red (defend_the_center's
+    demons): find the columns of the view's middle band that hold the most strongly red pixels,
+    turn toward them, fire once they are at the centre; with no red in sight, sweep right. It
+    ignores the screen-wide red flash of being hit (it changes every column alike)."""
+    name = "aim"
+
+    def act(self, frame):
+        f = frame.astype(float)
+        h, w = f.shape[:2]
+        band = f[h // 4: 7 * h // 8]
+        red = band[..., 0] - band[..., 1:].max(-1)
+        mass = (red > 60).sum(0).astype(float)            # strongly red pixels per column
+        if mass.max() < 2:
+            return native_index(self.action_set, turn=1)
+        target = (np.arange(w) * mass).sum() / mass.sum()
+        off = target - (w - 1) / 2
+        if abs(off) <= w / 16:
+            return native_index(self.action_set, fire=True)
+        return native_index(self.action_set, turn=-1 if off < 0 else 1)
+
+
+class ExploringAgent(Agent):
+    """`explore:AGENT` plays AGENT with random play mixed in, for recordings that hold the range
+    of skill agents will show in a world (a world learns kills from a recording only if someone
+    in it aims). Each episode draws its exploration rate uniformly in [0, 1]: at each step, with
+    that probability, it takes the sticky random stream's action (one that keeps its last draw
+    with probability 0.8, as `worldmodel record --policy sticky`) instead of AGENT's."""
+
+    def __init__(self, action_set, inner: Agent, stick: float = 0.8):
+        super().__init__(action_set)
+        self.inner, self.stick = inner, stick
+        self.name = f"explore:{inner.name}"
+        self.reset(0)
+
+    def reset(self, seed: int = 0) -> None:
+        super().reset(seed)
+        self.inner.reset(seed)
+        self.rate = float(self.rng.random())
+        self.sticky = int(self.rng.integers(len(self.action_set)))
+
+    def act(self, frame):
+        planned = self.inner.act(frame)           # the inner agent sees every frame either way
+        if self.rng.random() > self.stick:
+            self.sticky = int(self.rng.integers(len(self.action_set)))
+        return self.sticky if self.rng.random() < self.rate else planned
+
+
 HEURISTICS = {"atari:Boxing": BoxingAgent, "vizdoom": DoomAgent}
+AIMERS = {"vizdoom": DoomAimAgent}
 
 
 def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
@@ -136,9 +188,16 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
             if env == prefix or env.startswith(prefix + ":"):
                 return cls(action_set)
         raise ValueError(f"no hand-written heuristic for {env}; there are: {', '.join(HEURISTICS)}")
+    if name == "aim":
+        for prefix, cls in AIMERS.items():
+            if env == prefix or env.startswith(prefix + ":"):
+                return cls(action_set)
+        raise ValueError(f"no aiming heuristic for {env}; there is one for: {', '.join(AIMERS)}")
     if name.startswith("trained:"):
         return TrainedAgent(action_set, name.split(":", 1)[1])
-    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic, trained:DIR")
+    if name.startswith("explore:"):
+        return ExploringAgent(action_set, make_agent(name.split(":", 1)[1], action_set, env))
+    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic, aim, trained:DIR, explore:AGENT")
 
 
 class TrainedAgent(Agent):

@@ -75,3 +75,23 @@ def test_train_in_world_resumes_and_the_trained_agent_acts_in_the_real_game(tiny
     assert any(not torch.equal(a, b) for a, b in zip(first.net.state_dict().values(), second.net.state_dict().values()))
     with pytest.raises(ValueError, match="not a trained agent"):
         TrainedAgent(env.action_set, world)
+
+
+def test_defend_the_center_ranks_a_ladder_of_agents(tmp_path, monkeypatch):
+    """ViZDoom's defend_the_center rewards kills densely enough to tell players apart in 300
+    steps: the aiming heuristic kills several times what random firing does, and standing still
+    earns only the death (-1: the whole health bar)."""
+    pytest.importorskip("vizdoom")
+    from agents.harness import real_returns
+    from worldmodel.envs import make_env
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    env = make_env("vizdoom:defend_the_center", size=64)
+    try:
+        out, starts = real_returns(env, ["idle", "random", "aim"], episodes=4, steps=300, seed=0, progress=False)
+    finally:
+        env.close()
+    mean = {k: float(np.mean(v)) for k, v in out.items()}
+    assert len(starts) == 4 and starts[0].shape == (64, 64, 3)
+    assert mean["idle"] == -1.0
+    assert mean["aim"] >= 5.0 and mean["aim"] > mean["random"] + 4.0

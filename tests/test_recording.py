@@ -145,3 +145,28 @@ def test_a_dropped_first_action_is_trained_as_no_action(tmp_path):
     assert mask_dropped_action(load_episode(tmp_path / "r", meta["episodes"][0]["name"]), "vizdoom:E1M1",
                                first=2).has_action[1:].all()        # starts later: nothing dropped in it
     assert mask_dropped_action(load_episode(tmp_path / "r", meta["episodes"][0]["name"]), "procedural").has_action[1]
+
+
+def test_record_with_an_agent_that_sees_the_frames(tmp_path):
+    """A closed-loop policy acts on each frame it is shown: the recorded actions are exactly what
+    the same agent, reset with the episode's seed and shown the recorded frames, chooses. Its name
+    goes into meta.json, each episode draws its own exploration rate, and an unknown policy name
+    fails before the output folder is made."""
+    from agents.policies import make_agent
+    from worldmodel.data.episodes import episode_seed
+
+    env = make_env("procedural", size=32)
+    out = record(env, tmp_path / "rec", episodes=3, steps=20,
+                 policy=make_agent("explore:fixed:2", env.action_set, env.name), seed=0)
+    meta, eps = load_episodes(out)
+    assert meta["policy"] == "explore:fixed:2"
+    again, rates = make_agent("explore:fixed:2", env.action_set, env.name), []
+    for e, ep in enumerate(eps):
+        again.reset(episode_seed(0, e))
+        rates.append(again.rate)
+        assert [again.act(f) for f in ep.frames[:-1]] == ep.native[1:].tolist()
+        assert 0 < (ep.native[1:] == 2).sum() < len(ep) - 1 or again.rate in (0.0, 1.0)
+    assert max(rates) - min(rates) > 0.05
+    with pytest.raises(ValueError, match="unknown policy"):
+        record(env, tmp_path / "bad", episodes=1, steps=2, policy="bogus")
+    assert not (tmp_path / "bad").exists()

@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--env", required=True, help=ENV_HELP)
     r.add_argument("--episodes", type=_positive, required=True, help="number of episodes")
     r.add_argument("--steps", type=_positive, required=True, help="max actions per episode (fewer if the game ends)")
-    r.add_argument("--policy", default="random", help="random (uniform each frame) or sticky (repeats an action ~5 frames)")
+    r.add_argument("--policy", default="random", help="random (uniform each frame), sticky (repeats an action ~5 frames), "
+                   "or an agent that sees the frames (agents.policies), e.g. explore:aim (ViZDoom: the aiming heuristic "
+                   "with sticky random play mixed in at a rate drawn each episode, so the recording holds kills)")
     r.add_argument("--seed", type=int, default=0, help="seed of the worlds and of the policy (default 0)")
     r.add_argument("--size", type=_positive, default=64, help="frame size in pixels (square, default 64)")
     r.add_argument("--out", required=True, help="output folder (must be new or empty)")
@@ -79,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--hours", type=_positive_float, required=True, help="the whole budget, recording to evaluation")
     tw.add_argument("--out", required=True, help="the world's folder (new, or a killed `worldmodel train` run to resume)")
     tw.add_argument("--size", type=int, default=64, choices=(32, 64), help="frame size (default 64)")
+    tw.add_argument("--policy", default="sticky", help="who plays the recording: sticky (default: random keys held ~5 "
+                    "frames) or an agent, e.g. explore:aim for ViZDoom's defend_the_center (the aiming heuristic with "
+                    "random play mixed in, so the recording holds the kills a reward head learns from)")
     tw.add_argument("--seed", type=int, default=0, help="seed of the recording and training (evaluation uses seed + 1)")
     tw.add_argument("--device", default=None, help="cpu or cuda (default: cuda where there is one)")
     tw.set_defaults(func=cmd_train)
@@ -382,14 +387,14 @@ _non_negative = _int_at_least(0, "non-negative")
 
 
 def cmd_record(args) -> int:
-    from .data import POLICIES, BranchConfig, record
+    from .data import BranchConfig, record
     from .envs import make_env
-    if args.policy not in POLICIES:
-        raise ValueError(f"unknown policy {args.policy!r}; choose from {', '.join(POLICIES)}")
+    from .pipeline import recording_policy
     branches = BranchConfig(args.branches, args.branch_actions, args.branch_steps, args.branch_past)
     env = make_env(args.env, size=args.size)
     try:
-        out = record(env, args.out, args.episodes, args.steps, args.policy, args.seed, branches=branches)
+        out = record(env, args.out, args.episodes, args.steps, recording_policy(args.policy, env), args.seed,
+                     branches=branches)
     finally:
         env.close()
     meta = json.loads((out / "meta.json").read_text())
@@ -402,7 +407,8 @@ def cmd_record(args) -> int:
 def cmd_train(args) -> int:
     from .eval_report import player_summary
     from .pipeline import TRAIN_MORE, train_world
-    m = train_world(args.env, args.out, args.hours, size=args.size, seed=args.seed, device=args.device)
+    m = train_world(args.env, args.out, args.hours, size=args.size, policy=args.policy, seed=args.seed,
+                    device=args.device)
     print("\n".join(player_summary(m, colour=sys.stdout.isatty(), more=TRAIN_MORE)))
     print(f"world written to {args.out} (card: {args.out}/MODEL_CARD.md); play it with: worldmodel play {args.out}")
     return 0

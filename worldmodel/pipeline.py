@@ -72,7 +72,20 @@ PLAN = "pipeline.json"
 TRAIN_MORE = "more --hours (the dynamics curve in work/dynamics/log.jsonl shows whether it was still rising)"
 
 
-def plan_training(env: str, hours: float, size: int = 64) -> dict:
+def recording_policy(name: str, env):
+    """What `record` plays the game `env` (an Env) with: a name of POLICIES as it is, any other
+    name an agent of `agents.policies` for the game's native actions (e.g. explore:aim)."""
+    from .data import POLICIES
+    if name in POLICIES:
+        return name
+    from agents.policies import make_agent
+    try:
+        return make_agent(name, env.action_set, env.name)
+    except ValueError as e:
+        raise ValueError(f"unknown policy {name!r}: choose from {', '.join(POLICIES)} or an agent ({e})") from None
+
+
+def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky") -> dict:
     """How `hours` are spent: the recording's size, the presets for the frame size, and the share
     of the time left that each training stage gets when it starts (so the budget is filled
     however long the recording took)."""
@@ -82,7 +95,7 @@ def plan_training(env: str, hours: float, size: int = 64) -> dict:
         raise ValueError(f"--size must be 32 (the tiny presets) or 64, got {size}")
     small = hours < 0.5
     dynamics = "cpu-unet" if size == 64 else "tiny-unet"
-    return {"env": env, "hours": hours, "size": size,
+    return {"env": env, "hours": hours, "size": size, "policy": policy,
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
             "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": True,
@@ -105,11 +118,13 @@ def _load_plan(out: Path, plan: dict) -> dict:
     path = out / PLAN
     if path.is_file():
         saved = json.loads(path.read_text())
-        for key in ("env", "hours", "size"):
+        saved["plan"].setdefault("policy", "sticky")    # plans saved before --policy was an option
+        for key in ("env", "hours", "size", "policy"):
             if saved["plan"][key] != plan[key]:
                 raise ValueError(f"{out} is a `worldmodel train` run of --env {saved['plan']['env']} --hours "
-                                 f"{saved['plan']['hours']} --size {saved['plan']['size']}; resume it with the "
-                                 "same settings or train into a new --out folder")
+                                 f"{saved['plan']['hours']} --size {saved['plan']['size']} --policy "
+                                 f"{saved['plan']['policy']}; resume it with the same settings or train into a "
+                                 "new --out folder")
         return saved
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty and holds no `worldmodel train` run; choose a new --out folder")
@@ -122,7 +137,8 @@ def _save_plan(out: Path, state: dict) -> None:
     tmp.replace(out / PLAN)
 
 
-def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, device=None, say=print) -> dict:
+def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", seed: int = 0, device=None,
+                say=print) -> dict:
     """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
     end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
     within about `hours` (the stages after the recording share the time that is left). OUT
@@ -137,7 +153,15 @@ def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, d
     from dynamics.distill import DistillConfig
 
     out = Path(out)
-    state = _load_plan(out, plan_training(env, hours, size))
+    plan = plan_training(env, hours, size, policy)
+    from .data import POLICIES
+    if policy not in POLICIES:                     # an unknown agent fails now, before anything is saved
+        env_ = make_env(env, size=size)
+        try:
+            recording_policy(policy, env_)
+        finally:
+            env_.close()
+    state = _load_plan(out, plan)
     plan, done = state["plan"], state["stages"]
     work = out / "work"
     data, ae_dir, dyn_dir = work / "data", work / "autoencoder", work / "dynamics"
@@ -178,12 +202,12 @@ def train_world(env: str, out, hours: float, *, size: int = 64, seed: int = 0, d
         _save_plan(out, state)
 
     if "record" not in done:
-        t0 = stage("record", f"{plan['episodes']} episodes of {env} (sticky policy, seed {seed})")
+        t0 = stage("record", f"{plan['episodes']} episodes of {env} ({plan['policy']} policy, seed {seed})")
         if data.exists():
             shutil.rmtree(data)                    # a killed recording is made again (it is deterministic)
         env_ = make_env(env, size=size)
         try:
-            record(env_, data, plan["episodes"], plan["steps"], policy="sticky", seed=seed,
+            record(env_, data, plan["episodes"], plan["steps"], policy=recording_policy(plan["policy"], env_), seed=seed,
                    branches=BranchConfig(points=plan["branch_points"], **RECIPE["branches"]))
         finally:
             env_.close()
@@ -251,7 +275,7 @@ def model_card(state: dict, m: dict) -> str:
     return "\n".join([
         f"# A world of `{plan['env']}`, made by `worldmodel train`", "",
         f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']}`: "
-        f"{plan['episodes']} recorded episodes of {plan['steps']} steps (sticky policy, "
+        f"{plan['episodes']} recorded episodes of {plan['steps']} steps ({plan.get('policy', 'sticky')} policy, "
         f"{plan['branch_points']} counterfactual branch points each), autoencoder `{plan['autoencoder']}`, "
         f"dynamics preset `{plan['dynamics']}` (the recipe of docs/TRAINING.md)"
         + (", a one-step student of it sampled in {} steps at guidance {:g} (that teacher is in "

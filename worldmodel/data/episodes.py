@@ -73,17 +73,31 @@ def policy_actions(rng: np.random.Generator, n_actions: int, policy: str = "stic
     return draws()
 
 
-def play_episode(env: Env, steps: int, policy: str, rng: np.random.Generator, seed: int,
+def policy_name(policy) -> str:
+    """A policy's name for meta.json: a name of POLICIES, or a closed-loop policy's `.name`."""
+    return policy if isinstance(policy, str) else str(getattr(policy, "name", type(policy).__name__))
+
+
+def play_episode(env: Env, steps: int, policy, rng: np.random.Generator, seed: int,
                  stick: float = 0.8) -> Episode:
-    """Run one episode of at most `steps` actions; frame 0 is the reset frame."""
-    actions = policy_actions(rng, len(env.action_set), policy, stick)
-    return _play(env, [env.reset(seed)], [-1], [0.0], [False], (a for _, a in zip(range(steps), actions)))
+    """Run one episode of at most `steps` actions; frame 0 is the reset frame. `policy` is a name
+    of POLICIES (actions drawn blind from `rng`) or a closed-loop policy: an object with
+    `reset(seed)` and `act(frame) -> native index` that sees each frame before it acts (the
+    agents of `agents.policies`), reset with the episode's seed."""
+    if isinstance(policy, str):
+        actions = policy_actions(rng, len(env.action_set), policy, stick)
+        return _play(env, [env.reset(seed)], [-1], [0.0], [False], (a for _, a in zip(range(steps), actions)))
+    policy.reset(seed)
+    return _play(env, [env.reset(seed)], [-1], [0.0], [False], range(steps), policy=policy)
 
 
-def _play(env: Env, frames: list, native: list, rewards: list, dones: list, actions) -> Episode:
-    """Step `actions` (native ids) after the given start of an episode, until they run out or
-    the game ends; the Episode of it all."""
+def _play(env: Env, frames: list, native: list, rewards: list, dones: list, actions, policy=None) -> Episode:
+    """Step `actions` (native ids; with a closed-loop `policy`, only their count matters and the
+    policy picks each from the newest frame) after the given start of an episode, until they run
+    out or the game ends; the Episode of it all."""
     for a in actions:
+        if policy is not None:
+            a = int(policy.act(frames[-1]))
         frame, r, d = env.step_native(a)
         frames.append(frame)
         native.append(a)
@@ -164,13 +178,15 @@ def _write_episode(out: Path, name: str, ep: Episode, fps: float) -> None:
     tmp.rename(out / name)  # an episode appears whole or not at all
 
 
-def record(env: Env, out: str | Path, episodes: int, steps: int, policy: str = "random",
+def record(env: Env, out: str | Path, episodes: int, steps: int, policy="random",
            seed: int = 0, progress: bool = True, branches: BranchConfig | None = None) -> Path:
     """Record `episodes` episodes into `out` (which must be empty or not exist), and optionally
     counterfactual branches of each (their own random stream, so the episodes are the same
-    with or without them)."""
+    with or without them). `policy`: a name of POLICIES or a closed-loop policy (play_episode)."""
     if episodes < 1 or steps < 1:
         raise ValueError(f"need at least 1 episode and 1 step, got episodes={episodes} steps={steps}")
+    if isinstance(policy, str) and policy not in POLICIES:   # before the folder is made
+        raise ValueError(f"unknown policy {policy!r}; choose from {POLICIES}")
     branches = branches or BranchConfig()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -179,7 +195,7 @@ def record(env: Env, out: str | Path, episodes: int, steps: int, policy: str = "
     rng = np.random.default_rng(seed)
     branch_rng = np.random.default_rng([seed, 1])
     meta = {"format": FORMAT, **env.meta(), "keys": list(KEYS), "action_dim": ACTION_DIM,
-            "policy": policy, "seed": seed, "episodes": []}
+            "policy": policy_name(policy), "seed": seed, "episodes": []}
     if branches.points:
         meta["branch_config"] = asdict(branches)
         meta["branches"] = []

@@ -41,10 +41,14 @@ _ACTIONS = [
 ]
 _BUTTONS = ["MOVE_FORWARD", "MOVE_BACKWARD", "MOVE_LEFT", "MOVE_RIGHT", "TURN_LEFT", "TURN_RIGHT", "ATTACK"]
 
-# scenario name -> (config or wad in vizdoom's scenarios folder, map)
+# scenario name -> (game wad, scenario wad or None (both in vizdoom's package folder), map, skill,
+# episode timeout in tics or 0 for none). defend_the_center is ViZDoom's own benchmark map: a
+# round room, monsters walking in from all sides, 26 bullets; kills are its reward (dense, and
+# telling a good player from a poor one within a few hundred steps, which the agent ranking needs).
 SCENARIOS = {
-    "E1M1": ("freedoom1.wad", "E1M1"),
-    "E1M2": ("freedoom1.wad", "E1M2"),
+    "E1M1": ("freedoom1.wad", None, "E1M1", 3, 0),
+    "E1M2": ("freedoom1.wad", None, "E1M2", 3, 0),
+    "defend_the_center": ("freedoom2.wad", "scenarios/defend_the_center.wad", "MAP01", 3, 2100),
 }
 
 
@@ -71,11 +75,15 @@ class DoomEnv(Env):
             raise RuntimeError("ViZDoom worlds need vizdoom, a default dependency: pip install vizdoom") from e
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown ViZDoom scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
-        wad, doom_map = SCENARIOS[scenario]
+        wad, scenario_wad, doom_map, skill, timeout = SCENARIOS[scenario]
+        root = os.path.dirname(vzd.__file__)
         game = vzd.DoomGame()
         game.set_doom_config_path(str(_config_dir() / "_vizdoom.ini"))
-        game.set_doom_game_path(os.path.join(os.path.dirname(vzd.__file__), wad))
+        game.set_doom_game_path(os.path.join(root, wad))
+        if scenario_wad:
+            game.set_doom_scenario_path(os.path.join(root, scenario_wad))
         game.set_doom_map(doom_map)
+        game.set_doom_skill(skill)
         game.set_screen_resolution(vzd.ScreenResolution.RES_160X120)
         game.set_screen_format(vzd.ScreenFormat.RGB24)
         game.set_render_hud(False)           # the 3D view only: the status bar is not the world
@@ -84,7 +92,7 @@ class DoomEnv(Env):
         game.set_window_visible(False)
         game.set_sound_enabled(False)
         game.set_available_buttons([getattr(vzd.Button, b) for b in _BUTTONS])
-        game.set_episode_timeout(0)
+        game.set_episode_timeout(timeout)
         game.set_mode(vzd.Mode.PLAYER)
         # init() also leaves an empty `_vizdoom/` folder in the working directory: start the game
         # from the cache folder instead (chdir is process-wide, so only for the call).
