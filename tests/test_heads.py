@@ -56,7 +56,8 @@ def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, 
     w.reset()
     assert w.reward is None and w.done is None                       # no heads yet
     assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16"]) == 0
-    assert "episode end" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert "episode end" in said and "on the world's own frames" in said
     w = World.from_pretrained(world_dir)
     assert w.heads is not None
     w.reset()
@@ -105,3 +106,52 @@ def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world,
     assert w.heads.config.use_action and w.heads.action is not None
     assert torch.equal(w.heads.action.weight, heads.action.weight)
     assert not HeadsConfig().use_action                                # new heads read the frames only
+
+
+class _EchoWorld:
+    """A stand-in world whose heads echo the real game's reward `lag` steps late: it knows each
+    start frame's (episode, step) from the frame's first pixel."""
+
+    def __init__(self, episodes, lag):
+        self.episodes, self.lag = episodes, lag
+
+    def reset(self, frames, seed=0):
+        self.at = [divmod(int(f[0, 0, 0]) + 256 * int(f[0, 0, 1]), 100) for f in frames]
+        self.t = 0
+
+    def step(self, actions):
+        self.t += 1
+        self.reward = np.array([self.episodes[e].rewards[max(0, s + self.t - self.lag)] if s + self.t - self.lag > s
+                                else 0.0 for e, s in self.at], np.float32)
+        self.done = np.zeros(len(self.at), bool)
+
+
+def test_heads_on_generated_frames_match_events_within_the_tolerance():
+    """Judged on the world's own frames, an event one step late is a hit with tolerance 1 and a
+    miss with tolerance 0; a head that never fires there has recall 0, however it does on real
+    latents."""
+    from worldmodel.action import ACTION_DIM
+    from worldmodel.data import Episode
+    from worldmodel.train.heads import score_heads_generated
+
+    rng = np.random.default_rng(0)
+    episodes = []
+    for e in range(3):
+        n = 40
+        frames = np.zeros((n, 8, 8, 3), np.uint8)
+        code = e * 100 + np.arange(n)
+        frames[:, 0, 0, 0], frames[:, 0, 0, 1] = code % 256, code // 256
+        rewards = np.where(rng.random(n) < 0.15, rng.choice([-1.0, 1.0], n), 0.0).astype(np.float32)
+        rewards[0] = 0.0
+        episodes.append(Episode(frames, np.zeros((n, ACTION_DIM), np.float32), np.ones(n, bool), np.zeros(n, np.int64),
+                                rewards, np.zeros(n, bool)))
+    m0 = score_heads_generated(_EchoWorld(episodes, 0), episodes, [0, 1, 2], steps=8, every=4, tol=0)
+    assert m0["reward_nonzero"]["precision"] == 1.0 and m0["reward_nonzero"]["recall"] == 1.0
+    late = score_heads_generated(_EchoWorld(episodes, 1), episodes, [0, 1, 2], steps=8, every=4, tol=0)
+    assert late["reward_nonzero"]["recall"] < 0.3
+    ok = score_heads_generated(_EchoWorld(episodes, 1), episodes, [0, 1, 2], steps=8, every=4, tol=1)
+    assert ok["reward_nonzero"]["precision"] == 1.0 and ok["reward_nonzero"]["recall"] > 0.7
+    silent = _EchoWorld(episodes, 10 ** 6)                       # fires never
+    m = score_heads_generated(silent, episodes, [0, 1, 2], steps=8, every=4, tol=1)
+    assert m["reward_nonzero"]["recall"] == 0.0 and m["reward_nonzero"]["precision"] is None
+    assert m["reward_nonzero"]["actual"] == m0["reward_nonzero"]["actual"] > 5

@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="let the heads read the action taken, not only the frames. Off by default: with it, an "
                          "agent trained in a world whose frames ignore the action earns head reward by the "
                          "action alone")
+    th.add_argument("--skip-generated", action="store_true",
+                    help="score the heads on real held-out latents only, not also on the world's own frames of "
+                         "those episodes (rollouts of 8 steps with the real actions; a head that fires on real "
+                         "frames but never on generated ones measures nothing in a world)")
     th.set_defaults(func=cmd_train_heads)
 
     pl = sub.add_parser("play", help="play a world in a window (or write a video with --headless)",
@@ -509,7 +513,7 @@ def cmd_train_heads(args) -> int:
     from .eval_report import format_heads
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
-                    use_action=args.with_action)
+                    use_action=args.with_action, generated=not args.skip_generated)
     print(format_heads(m))
     return 0
 

@@ -348,10 +348,17 @@ def format_heads(m: dict) -> str:
     def pr(d):
         f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
         return f"precision {f(d['precision'])}, recall {f(d['recall'])} ({d['predicted']} predicted, {d['actual']} actual)"
-    return (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
+    text = (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
             f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
             f"  episode end: {pr(m['episode_end'])}\n"
             f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")
+    g = m.get("generated")
+    if g:
+        text += (f"\non the world's own frames ({g['rollouts']} rollouts of {g['steps']} steps with the real actions, "
+                 f"events matched within {g['tolerance']} step):\n"
+                 f"  non-zero reward (right sign): {pr(g['reward_nonzero'])}\n"
+                 f"  episode end: {pr(g['episode_end'])}")
+    return text
 
 
 def player_summary(m: dict, colour: bool = False,

@@ -251,7 +251,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         t0 = stage("heads", f"reward and episode-end heads ({rewarded} rewarded steps recorded)")
         if rewarded:
             m = train_heads(out, data, steps=1500 if plan["hours"] >= 0.5 else 100, seed=seed, device=device)
-            finish("heads", t0, reward_nonzero=m["reward_nonzero"])
+            finish("heads", t0, reward_nonzero=m["reward_nonzero"],
+                   reward_nonzero_generated=m.get("generated", {}).get("reward_nonzero"))
         else:
             finish("heads", t0, skipped="the recording holds no reward")
 
