@@ -11,6 +11,8 @@ Files in --out:
     config.json           the trained agent: what `trained:DIR` needs to rebuild it
     model.safetensors     its actor's weights (fp32; the network is agents.networks.PixelPolicy)
     train.jsonl           mean world episode return per update
+    stage-STEPS/          with snapshot_every: the agent as it was after STEPS steps (each a
+                          `trained:DIR` agent of its own: a ladder of skill for `agents eval`)
 The policy acts on one frame (no frame stack), like every agent in agents.policies.
 """
 from __future__ import annotations
@@ -124,8 +126,10 @@ def _sb3_vec_env(vec):
 
 
 def train_in_world(world_path, out, steps: int = 50_000, num_envs: int = 16, episode_steps: int = 300,
-                   seed: int = 0, device=None, save_minutes: float = 3.0, progress: bool = True) -> Path:
-    """PPO in the world for `steps` agent steps (resuming from out/train_state/); writes the agent."""
+                   seed: int = 0, device=None, save_minutes: float = 3.0, progress: bool = True,
+                   snapshot_every: int = 0) -> Path:
+    """PPO in the world for `steps` agent steps (resuming from out/train_state/); writes the agent,
+    and with `snapshot_every` a copy of it every that many steps into out/stage-STEPS/."""
     try:
         from stable_baselines3 import PPO
         from stable_baselines3.common.callbacks import BaseCallback
@@ -158,6 +162,16 @@ def train_in_world(world_path, out, steps: int = 50_000, num_envs: int = 16, epi
     def save():
         save_train_state(state_dir, model.policy, model.num_timesteps)
 
+    size, n = world.resolution[0], len(world.action_set)
+
+    def write_agent(folder: Path) -> None:
+        net = export_policy(model.policy, size, n)
+        config = {"kind": "agent", "algorithm": "PPO (stable-baselines3), CnnPolicy actor, greedy",
+                  "world": str(world.path), "env": world.config.get("env", {}).get("env"), "size": size,
+                  "actions": n, "steps": int(model.num_timesteps), "num_envs": num_envs,
+                  "episode_steps": episode_steps, "seed": seed}
+        save_checkpoint(folder, config, net.state_dict())
+
     class Progress(BaseCallback):
         def _on_training_start(self):
             from tqdm.auto import tqdm
@@ -182,6 +196,9 @@ def train_in_world(world_path, out, steps: int = 50_000, num_envs: int = 16, epi
             log.write(json.dumps(rec) + "\n")
             log.flush()
             self.returns = []
+            done_steps = int(self.model.num_timesteps)
+            if snapshot_every and done_steps // snapshot_every > (done_steps - self.model.n_steps * num_envs) // snapshot_every:
+                write_agent(out / f"stage-{done_steps}")
 
         def _on_training_end(self):
             self.bar.close()
@@ -191,10 +208,5 @@ def train_in_world(world_path, out, steps: int = 50_000, num_envs: int = 16, epi
         model.learn(total_timesteps=left, callback=Progress(), reset_num_timesteps=False)
         save()
     log.close()
-    size, n = world.resolution[0], len(world.action_set)
-    net = export_policy(model.policy, size, n)
-    config = {"kind": "agent", "algorithm": "PPO (stable-baselines3), CnnPolicy actor, greedy",
-              "world": str(world.path), "env": world.config.get("env", {}).get("env"), "size": size, "actions": n,
-              "steps": int(model.num_timesteps), "num_envs": num_envs, "episode_steps": episode_steps, "seed": seed}
-    save_checkpoint(out, config, net.state_dict())
+    write_agent(out)
     return out

@@ -58,8 +58,11 @@ def test_train_in_world_resumes_and_the_trained_agent_acts_in_the_real_game(tiny
     from agents.train import train_in_world
     from worldmodel.envs import make_env
     world = make_headed_world(tiny_world, tmp_path / "world")
-    out = train_in_world(world, tmp_path / "agent", steps=256, num_envs=2, episode_steps=20, progress=False)
+    out = train_in_world(world, tmp_path / "agent", steps=256, num_envs=2, episode_steps=20, progress=False,
+                         snapshot_every=256)
     assert (out / "train_state" / "config.json").is_file() and (out / "model.safetensors").is_file()
+    assert sorted(p.name for p in out.glob("stage-*")) == ["stage-256"]          # one rollout of 128 x 2 steps
+    assert json.loads((out / "stage-256" / "config.json").read_text())["steps"] == 256
     first = TrainedAgent(World.from_pretrained(world).action_set, out)
     train_in_world(world, out, steps=512, num_envs=2, episode_steps=20, progress=False)   # resumes: 256 more
     assert "resuming from" in capsys.readouterr().out

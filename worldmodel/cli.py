@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("--eval-episodes", type=_positive, default=16, help="real-game episodes per agent (default 16)")
     at.add_argument("--seed", type=int, default=0, help="seed of PPO and of the worlds (default 0)")
     at.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    at.add_argument("--snapshot-every", type=_non_negative, default=0,
+                    help="also keep the agent every this many steps in OUT/stage-STEPS/ (agents of several skills "
+                         "for `agents eval --agents trained:OUT/stage-...`; default 0: only the final one)")
     at.add_argument("--out", required=True, help="output folder (an existing run there is resumed)")
     at.set_defaults(func=cmd_agents_train)
     ab = agsub.add_parser("bench", help="steps/s per world: one WorldEnv against N batched in a WorldVectorEnv",
@@ -638,7 +641,8 @@ def cmd_agents_eval(args) -> int:
 def cmd_agents_train(args) -> int:
     from agents.harness import score_in_real_game
     from agents.train import train_in_world
-    out = train_in_world(args.world, args.out, args.steps, args.num_envs, args.episode_steps, args.seed, args.device)
+    out = train_in_world(args.world, args.out, args.steps, args.num_envs, args.episode_steps, args.seed, args.device,
+                         snapshot_every=args.snapshot_every)
     res = score_in_real_game(out, args.eval_episodes, args.episode_steps, seed=args.seed + 1)
     for n, a in res["agents"].items():
         print(f"{n}: real-game return {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]")
