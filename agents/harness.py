@@ -205,9 +205,12 @@ Returns: mean over episodes [bootstrap 95% interval].
 
 
 def bench_vector_env(checkpoint, num_envs: int = 8, steps: int = 20, repeats: int = 5, seed: int = 0,
-                     device=None, progress: bool = True) -> dict:
+                     device=None, progress: bool = True, real: bool = True) -> dict:
     """World steps per second per world: one `WorldEnv` against a `WorldVectorEnv` of num_envs,
-    timed in alternation in one run (repeats x steps each), medians and their ratio."""
+    timed in alternation in one run (repeats x steps each), medians and their ratio; with `real`,
+    the real game the world learned is timed in the same alternation (its own steps per second,
+    random actions, reset when an episode ends), which is what training in the world saves or
+    costs against training in the game."""
     from .env import WorldEnv, WorldVectorEnv
     world = World.from_pretrained(checkpoint, device=device)
     single = WorldEnv(world, max_episode_steps=10**9)
@@ -218,8 +221,18 @@ def bench_vector_env(checkpoint, num_envs: int = 8, steps: int = 20, repeats: in
     vector.reset(seed=seed)
     single.step(0)                                        # warm up both
     vector.step(np.zeros(num_envs, np.int64))
-    one, many = [], []
+    spec = world.config.get("env", {}).get("env")
+    game = make_env(spec, size=world.resolution[0]) if real and spec else None
+    if game is not None:
+        game.reset(seed)
+    one, many, in_game = [], [], []
     for _ in tqdm(range(repeats), desc=f"1 world vs {num_envs} batched", disable=not progress):
+        if game is not None:
+            t = time.perf_counter()
+            for a in rng.integers(len(game.action_set), size=steps * num_envs):
+                if game.step_native(int(a))[2]:
+                    game.reset(seed)
+            in_game.append(steps * num_envs / (time.perf_counter() - t))
         t = time.perf_counter()
         for a in rng.integers(n, size=steps):
             single.step(int(a))
@@ -233,4 +246,6 @@ def bench_vector_env(checkpoint, num_envs: int = 8, steps: int = 20, repeats: in
     return {"checkpoint": str(checkpoint), "device": str(world.device), "num_envs": num_envs, "steps": steps,
             "repeats": repeats, "settings": world.settings(), "threads": torch.get_num_threads(),
             "single_steps_per_s": s1, "vector_steps_per_s_per_world": sn, "speedup_per_world": sn / s1,
-            "single_runs": one, "vector_runs": many}
+            "single_runs": one, "vector_runs": many,
+            **({"real_game": spec, "real_steps_per_s": float(np.median(in_game)), "real_runs": in_game,
+                "world_vector_vs_real": sn * num_envs / float(np.median(in_game))} if game is not None else {})}

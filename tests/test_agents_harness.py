@@ -68,3 +68,6 @@ def test_vector_bench_command(headed_world, tmp_path, capsys):
     r = json.loads((tmp_path / "b.json").read_text())
     assert r["num_envs"] == 3 and len(r["single_runs"]) == 2 and r["speedup_per_world"] > 0
     assert np.isclose(r["speedup_per_world"], r["vector_steps_per_s_per_world"] / r["single_steps_per_s"])
+    assert r["real_game"] == "procedural" and len(r["real_runs"]) == 2 and r["real_steps_per_s"] > 0
+    assert np.isclose(r["world_vector_vs_real"], 3 * r["vector_steps_per_s_per_world"] / r["real_steps_per_s"])
+    assert "the real game procedural" in capsys.readouterr().out

@@ -659,6 +659,9 @@ def cmd_agents_bench(args) -> int:
     print(f"{r['checkpoint']} on {r['device']} ({r['threads']} threads): one world {r['single_steps_per_s']:.1f} "
           f"steps/s; {r['num_envs']} batched {r['vector_steps_per_s_per_world']:.1f} steps/s per world "
           f"({r['speedup_per_world']:.2f}x per world); medians of {r['repeats']}")
+    if "real_steps_per_s" in r:
+        print(f"the real game {r['real_game']}: {r['real_steps_per_s']:.0f} steps/s alone, so the {r['num_envs']} "
+              f"batched worlds step {r['world_vector_vs_real']:.3g}x as fast as the game")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(r, indent=2))
