@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from worldmodel import World
 from worldmodel.envs import make_env
 
-from .policies import make_agent
+from .policies import default_agents, make_agent
 from .stats import bootstrap_ci, kendall, pairwise_order_agreement, spearman
 
 
@@ -116,18 +116,20 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
 
 def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: int = 300, seed: int = 0,
                     device=None, batch: int = 64, progress: bool = True) -> dict:
-    """The agents.json dict of `worldmodel agents eval` (see the module docstring)."""
+    """The agents.json dict of `worldmodel agents eval` (see the module docstring). `agents`: names
+    of agents.policies; "ladder" stands for the game's ladder (agents.policies.LADDERS)."""
     if episodes < 2:
         raise ValueError("episodes must be >= 2 (the intervals need more than one return)")
     if steps < 1:
         raise ValueError("steps must be >= 1")
-    if len(set(agents)) != len(agents) or not agents:
-        raise ValueError(f"give distinct agents, got {agents}")
     t0 = time.perf_counter()
     world = World.from_pretrained(checkpoint, device=device)
     spec = world.config.get("env", {}).get("env")
     if not spec:
         raise ValueError(f"{checkpoint} does not say which game it was learned from (config env.env)")
+    agents = [n for a in agents for n in (default_agents(spec) if a == "ladder" else [a])]
+    if len(set(agents)) != len(agents) or not agents:
+        raise ValueError(f"give distinct agents, got {agents}")
     for name in agents:                                   # refuse unknown names before any work
         make_agent(name, world.action_set, spec)
     _need_heads(world)                                    # refuse before the real-game runs, too

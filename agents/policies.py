@@ -170,6 +170,21 @@ HEURISTICS = {"atari:Boxing": BoxingAgent, "vizdoom": DoomAgent}
 AIMERS = {"vizdoom": DoomAimAgent}
 
 
+# The agents `worldmodel agents eval` ranks when none are named: for each game a ladder whose real
+# returns differ (defend_the_center over 300 steps, 8 episodes: idle and fixed:6 (turning) -1.0,
+# random 0.0, heuristic 1.0, fixed:9 (firing ahead) 1.5, aim 13.0).
+LADDERS = {"atari:Boxing": ["random", "idle", "fixed:1", "fixed:13", "heuristic"],
+           "vizdoom": ["idle", "random", "fixed:6", "fixed:9", "heuristic", "aim"]}
+
+
+def default_agents(env: str) -> list[str]:
+    """The ladder of LADDERS for the game `env`; random and idle for a game without one."""
+    for prefix, names in LADDERS.items():
+        if env == prefix or env.startswith(prefix + ":"):
+            return list(names)
+    return ["random", "idle"]
+
+
 def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
     """An agent by name for a game with these native actions (env: the game's spec, e.g.
     "atari:Boxing", "vizdoom:E1M1")."""

@@ -50,9 +50,11 @@ def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world,
 
 
 def test_eval_command_and_its_refusals(headed_world, tiny_world, tmp_path, capsys):
-    assert main(["agents", "eval", str(headed_world), "--agents", "random,idle", "--episodes", "2", "--steps", "3",
+    assert main(["agents", "eval", str(headed_world), "--agents", "ladder,fixed:2", "--episodes", "2", "--steps", "3",
                  "--out", str(tmp_path / "ev")]) == 0
     assert "Spearman" in capsys.readouterr().out and (tmp_path / "ev" / "report.md").is_file()
+    ran = json.loads((tmp_path / "ev" / "agents.json").read_text())["agents"]
+    assert list(ran) == ["random", "idle", "fixed:2"]          # `ladder`: the procedural game's (random, idle)
     assert main(["agents", "eval", str(headed_world), "--agents", "random,nobody", "--out", str(tmp_path / "x")]) == 2
     assert "unknown agent 'nobody'" in capsys.readouterr().err
     assert main(["agents", "eval", str(tiny_world), "--out", str(tmp_path / "x"), "--agents", "random,idle"]) == 2

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from agents.policies import make_agent, native_index
+from agents.policies import default_agents, make_agent, native_index
 from conftest import make_headed_world
 from worldmodel import World
 from worldmodel.action import action_from_json
@@ -95,6 +95,7 @@ def test_defend_the_center_ranks_a_ladder_of_agents(tmp_path, monkeypatch):
     finally:
         env.close()
     mean = {k: float(np.mean(v)) for k, v in out.items()}
+    assert default_agents("vizdoom:defend_the_center") == ["idle", "random", "fixed:6", "fixed:9", "heuristic", "aim"]
     assert len(starts) == 4 and starts[0].shape == (64, 64, 3)
     assert mean["idle"] == -1.0
     assert mean["aim"] >= 5.0 and mean["aim"] > mean["random"] + 4.0

@@ -301,8 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
                                       "the same start frames; write DIR/agents.json, DIR/report.md and DIR/agents.png.")
     ae.add_argument("checkpoint", nargs="?", default="boxing", help="world folder or shipped name (default boxing: "
                     "the shipped world with reward heads)")
-    ae.add_argument("--agents", default="random,idle,fixed:1,fixed:13,heuristic",
-                    help="comma-separated agents (default: random,idle,fixed:1,fixed:13,heuristic)")
+    ae.add_argument("--agents", default="ladder",
+                    help="comma-separated agents; `ladder` stands for the game's own ladder of skill (Boxing: "
+                         "random,idle,fixed:1,fixed:13,heuristic; ViZDoom: idle,random,fixed:6,fixed:9,heuristic,aim), "
+                         "e.g. ladder,trained:runs/ppo/stage-20000 (default: ladder)")
     ae.add_argument("--episodes", type=_positive, default=16, help="episodes per agent (default 16)")
     ae.add_argument("--steps", type=_positive, default=300, help="steps per episode (default 300; fewer if it ends)")
     ae.add_argument("--seed", type=int, default=0, help="episode e uses real-game and world seed 1000*seed+e (default 0)")
