@@ -54,6 +54,24 @@ def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, p
     return out, starts
 
 
+def real_ladder(env_spec: str, agents: list[str], episodes: int, steps: int, seed: int = 0, size: int = 64,
+                progress: bool = True) -> dict:
+    """The real game alone: per agent its mean return over `episodes` episodes of at most `steps`
+    steps and a bootstrap 95% interval (whether a ladder of agents differs before any world is
+    trained on the game). "ladder" in `agents` stands for the game's ladder."""
+    agents = [n for a in agents for n in (default_agents(env_spec) if a == "ladder" else [a])]
+    env = make_env(env_spec, size=size)
+    try:
+        for name in agents:                                   # unknown names fail before any episode
+            make_agent(name, env.action_set, env.name)
+        real, _ = real_returns(env, agents, episodes, steps, seed=seed, progress=progress)
+    finally:
+        env.close()
+    return {"env": env_spec, "episodes": episodes, "steps": steps, "seed": seed, "size": size,
+            "agents": {n: {"real_return": float(np.mean(v)), "real_ci": list(bootstrap_ci(v, seed=seed + i)),
+                           "returns": v} for i, (n, v) in enumerate(real.items())}}
+
+
 def score_in_real_game(agent_dir, episodes: int, steps: int, seed: int, baselines=("random", "heuristic"),
                        progress: bool = True) -> dict:
     """Play a trained agent (and `baselines`) in the real game its world was learned from, write

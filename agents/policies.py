@@ -171,10 +171,10 @@ AIMERS = {"vizdoom": DoomAimAgent}
 
 
 # The agents `worldmodel agents eval` ranks when none are named: for each game a ladder whose real
-# returns differ (defend_the_center over 300 steps, 8 episodes: idle and fixed:6 (turning) -1.0,
-# random 0.0, heuristic 1.0, fixed:9 (firing ahead) 1.5, aim 13.0).
+# returns differ (defend_the_center: docs/agents/defend_the_center_real.json, from
+# `worldmodel agents real --env vizdoom:defend_the_center`).
 LADDERS = {"atari:Boxing": ["random", "idle", "fixed:1", "fixed:13", "heuristic"],
-           "vizdoom": ["idle", "random", "fixed:6", "fixed:9", "heuristic", "aim"]}
+           "vizdoom": ["idle", "random", "heuristic", "fixed:9", "explore:aim", "aim"]}
 
 
 def default_agents(env: str) -> list[str]:

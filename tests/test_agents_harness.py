@@ -73,3 +73,15 @@ def test_vector_bench_command(headed_world, tmp_path, capsys):
     assert r["real_game"] == "procedural" and len(r["real_runs"]) == 2 and r["real_steps_per_s"] > 0
     assert np.isclose(r["world_vector_vs_real"], 3 * r["vector_steps_per_s_per_world"] / r["real_steps_per_s"])
     assert "the real game procedural" in capsys.readouterr().out
+
+
+def test_real_ladder_command(tmp_path, capsys):
+    """`agents real` plays agents in the real game only; `ladder` expands to the game's ladder,
+    and an unknown agent fails before any episode."""
+    assert main(["agents", "real", "--env", "procedural", "--agents", "ladder,fixed:1", "--episodes", "2",
+                 "--steps", "5", "--size", "32", "--json", str(tmp_path / "r.json")]) == 0
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert list(r["agents"]) == ["random", "idle", "fixed:1"] and all(len(a["returns"]) == 2 for a in r["agents"].values())
+    assert "fixed:1: real" in capsys.readouterr().out
+    assert main(["agents", "real", "--env", "procedural", "--agents", "nobody"]) == 2
+    assert "unknown agent 'nobody'" in capsys.readouterr().err

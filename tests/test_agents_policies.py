@@ -95,7 +95,7 @@ def test_defend_the_center_ranks_a_ladder_of_agents(tmp_path, monkeypatch):
     finally:
         env.close()
     mean = {k: float(np.mean(v)) for k, v in out.items()}
-    assert default_agents("vizdoom:defend_the_center") == ["idle", "random", "fixed:6", "fixed:9", "heuristic", "aim"]
+    assert default_agents("vizdoom:defend_the_center") == ["idle", "random", "heuristic", "fixed:9", "explore:aim", "aim"]
     assert len(starts) == 4 and starts[0].shape == (64, 64, 3)
     assert mean["idle"] == -1.0
     assert mean["aim"] >= 5.0 and mean["aim"] > mean["random"] + 4.0

@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the shipped world with reward heads)")
     ae.add_argument("--agents", default="ladder",
                     help="comma-separated agents; `ladder` stands for the game's own ladder of skill (Boxing: "
-                         "random,idle,fixed:1,fixed:13,heuristic; ViZDoom: idle,random,fixed:6,fixed:9,heuristic,aim), "
+                         "random,idle,fixed:1,fixed:13,heuristic; ViZDoom: idle,random,heuristic,fixed:9,explore:aim,aim), "
                          "e.g. ladder,trained:runs/ppo/stage-20000 (default: ladder)")
     ae.add_argument("--episodes", type=_positive, default=16, help="episodes per agent (default 16)")
     ae.add_argument("--steps", type=_positive, default=300, help="steps per episode (default 300; fewer if it ends)")
@@ -328,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
                          "for `agents eval --agents trained:OUT/stage-...`; default 0: only the final one)")
     at.add_argument("--out", required=True, help="output folder (an existing run there is resumed)")
     at.set_defaults(func=cmd_agents_train)
+    ar = agsub.add_parser("real", help="the agents in the real game only: mean returns with 95% intervals",
+                          description="Play agents in the real game (no world): does a ladder of agents differ in "
+                                      "return within the episode length, before a world is trained on the game?")
+    ar.add_argument("--env", required=True, help=ENV_HELP)
+    ar.add_argument("--agents", default="ladder", help="comma-separated agents; `ladder`: the game's (default)")
+    ar.add_argument("--episodes", type=_positive, default=16, help="episodes per agent (default 16)")
+    ar.add_argument("--steps", type=_positive, default=300, help="steps per episode (default 300; fewer if it ends)")
+    ar.add_argument("--seed", type=int, default=0, help="episode e uses seed 1000*seed+e (default 0)")
+    ar.add_argument("--size", type=_positive, default=64, help="frame size the agents see (default 64)")
+    ar.add_argument("--json", default=None, help="also write the numbers to this file")
+    ar.set_defaults(func=cmd_agents_real)
+
     ab = agsub.add_parser("bench", help="steps/s per world: one WorldEnv against N batched in a WorldVectorEnv",
                           description="Times one world and a vector env of N worlds in alternation, in one run; "
                                       "prints medians and their ratio.")
@@ -649,6 +661,19 @@ def cmd_agents_train(args) -> int:
     for n, a in res["agents"].items():
         print(f"{n}: real-game return {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]")
     print(f"wrote {out}/real.json")
+    return 0
+
+
+def cmd_agents_real(args) -> int:
+    from agents.harness import real_ladder
+    names = [a.strip() for a in args.agents.split(",") if a.strip()]
+    r = real_ladder(args.env, names, args.episodes, args.steps, args.seed, args.size)
+    for name, a in r["agents"].items():
+        print(f"{name:>12}: real {a['real_return']:7.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(r, indent=1) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
