@@ -197,7 +197,9 @@ def train_in_world(world_path, out, steps: int = 50_000, num_envs: int = 16, epi
             log.flush()
             self.returns = []
             done_steps = int(self.model.num_timesteps)
-            if snapshot_every and done_steps // snapshot_every > (done_steps - self.model.n_steps * num_envs) // snapshot_every:
+            crossed = done_steps // snapshot_every > (done_steps - self.model.n_steps * num_envs) // snapshot_every \
+                if snapshot_every else False
+            if crossed and done_steps < steps:            # the last one is the agent itself (OUT)
                 write_agent(out / f"stage-{done_steps}")
 
         def _on_training_end(self):

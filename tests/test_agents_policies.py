@@ -58,16 +58,17 @@ def test_train_in_world_resumes_and_the_trained_agent_acts_in_the_real_game(tiny
     from agents.train import train_in_world
     from worldmodel.envs import make_env
     world = make_headed_world(tiny_world, tmp_path / "world")
-    out = train_in_world(world, tmp_path / "agent", steps=256, num_envs=2, episode_steps=20, progress=False,
+    out = train_in_world(world, tmp_path / "agent", steps=512, num_envs=2, episode_steps=20, progress=False,
                          snapshot_every=256)
     assert (out / "train_state" / "config.json").is_file() and (out / "model.safetensors").is_file()
-    assert sorted(p.name for p in out.glob("stage-*")) == ["stage-256"]          # one rollout of 128 x 2 steps
+    # rollouts of 128 x 2 steps: a snapshot after the first; the second is the agent itself
+    assert sorted(p.name for p in out.glob("stage-*")) == ["stage-256"]
     assert json.loads((out / "stage-256" / "config.json").read_text())["steps"] == 256
     first = TrainedAgent(World.from_pretrained(world).action_set, out)
-    train_in_world(world, out, steps=512, num_envs=2, episode_steps=20, progress=False)   # resumes: 256 more
+    train_in_world(world, out, steps=768, num_envs=2, episode_steps=20, progress=False)   # resumes: 256 more
     assert "resuming from" in capsys.readouterr().out
     log = [json.loads(line) for line in (out / "train.jsonl").read_text().splitlines()]
-    assert log[-1]["steps"] == 512
+    assert log[-1]["steps"] == 768
     second = make_agent(f"trained:{out}", World.from_pretrained(world).action_set, "procedural")
     env = make_env("procedural", size=32)
     frames = [env.reset(s) for s in range(8)]
