@@ -237,3 +237,16 @@ class TrainedAgent(Agent):
         if frame.shape[:2] != (self.size, self.size):
             raise ValueError(f"this agent was trained on {self.size}px frames, got {frame.shape[:2]}")
         return int(self.net(torch.from_numpy(np.ascontiguousarray(frame))[None]).argmax())
+
+
+def recording_policy(name: str, env):
+    """What `worldmodel record` / `worldmodel train --policy` play the game `env` (an Env) with: a
+    name of worldmodel.data.POLICIES as it is, any other name an agent of this module for the
+    game's native actions (e.g. explore:aim)."""
+    from worldmodel.data import POLICIES
+    if name in POLICIES:
+        return name
+    try:
+        return make_agent(name, env.action_set, env.name)
+    except ValueError as e:
+        raise ValueError(f"unknown policy {name!r}: choose from {', '.join(POLICIES)} or an agent ({e})") from None

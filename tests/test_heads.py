@@ -132,7 +132,7 @@ def test_heads_on_generated_frames_match_events_within_the_tolerance():
     latents."""
     from worldmodel.action import ACTION_DIM
     from worldmodel.data import Episode
-    from worldmodel.train.heads import score_heads_generated
+    from worldmodel.evaluate import score_heads_generated
 
     rng = np.random.default_rng(0)
     episodes = []

@@ -68,11 +68,15 @@ def test_train_world_refuses_other_settings_and_foreign_folders(tmp_path):
     with pytest.raises(FileExistsError, match="not empty"):
         pipeline.train_world("procedural", other, 0.5, size=32)
     assert (other / "notes.txt").read_text() == "mine"
+    from agents.policies import recording_policy
     with pytest.raises(ValueError, match="unknown policy 'bogus'"):
         pipeline.train_world("procedural", tmp_path / "bad-policy", 0.5, size=32, policy="bogus")
+    with pytest.raises(ValueError, match="unknown policy 'explore:nobody'"):
+        pipeline.train_world("procedural", tmp_path / "bad-policy", 0.5, size=32, policy="explore:nobody",
+                             policies=recording_policy)
     assert not (tmp_path / "bad-policy").exists()              # nothing saved that a rerun would refuse
     with pytest.raises(ValueError, match="--policy sticky; resume it"):
-        pipeline.train_world("procedural", out, 0.5, size=32, policy="explore:random")
+        pipeline.train_world("procedural", out, 0.5, size=32, policy="explore:random", policies=recording_policy)
     with pytest.raises(ValueError, match="--hours"):
         pipeline.plan_training("procedural", 0.0)
     with pytest.raises(ValueError, match="--size"):

@@ -410,7 +410,7 @@ _non_negative = _int_at_least(0, "non-negative")
 def cmd_record(args) -> int:
     from .data import BranchConfig, record
     from .envs import make_env
-    from .pipeline import recording_policy
+    from agents.policies import recording_policy
     branches = BranchConfig(args.branches, args.branch_actions, args.branch_steps, args.branch_past)
     env = make_env(args.env, size=args.size)
     try:
@@ -427,9 +427,10 @@ def cmd_record(args) -> int:
 
 def cmd_train(args) -> int:
     from .eval_report import player_summary
+    from agents.policies import recording_policy
     from .pipeline import TRAIN_MORE, train_world
     m = train_world(args.env, args.out, args.hours, size=args.size, policy=args.policy, seed=args.seed,
-                    device=args.device)
+                    device=args.device, policies=recording_policy)
     print("\n".join(player_summary(m, colour=sys.stdout.isatty(), more=TRAIN_MORE)))
     print(f"world written to {args.out} (card: {args.out}/MODEL_CARD.md); play it with: worldmodel play {args.out}")
     return 0
@@ -528,9 +529,10 @@ def cmd_distill(args) -> int:
 
 def cmd_train_heads(args) -> int:
     from .eval_report import format_heads
+    from .evaluate import heads_on_generated
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
-                    use_action=args.with_action, generated=not args.skip_generated)
+                    use_action=args.with_action, generated=None if args.skip_generated else heads_on_generated)
     print(format_heads(m))
     return 0
 

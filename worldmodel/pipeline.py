@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from .data import held_out_episodes, load_episodes
-from .evaluate import recording_settle_frames, rollout_metrics
+from .evaluate import heads_on_generated, recording_settle_frames, rollout_metrics
 from dynamics import PRESETS
 from .train.dynamics import finalize, seconds_per_step, train_dynamics
 from .train.distill import distill_world
@@ -72,17 +72,14 @@ PLAN = "pipeline.json"
 TRAIN_MORE = "more --hours (the dynamics curve in work/dynamics/log.jsonl shows whether it was still rising)"
 
 
-def recording_policy(name: str, env):
-    """What `record` plays the game `env` (an Env) with: a name of POLICIES as it is, any other
-    name an agent of `agents.policies` for the game's native actions (e.g. explore:aim)."""
+def named_policy(name: str, env):
+    """The recording policies `record` knows by name (worldmodel.data.POLICIES); the default of
+    `train_world(policies=...)`. The CLI passes `agents.policies.recording_policy`, which adds the
+    agents (e.g. explore:aim): model and pipeline code never import the agents above them."""
     from .data import POLICIES
-    if name in POLICIES:
-        return name
-    from agents.policies import make_agent
-    try:
-        return make_agent(name, env.action_set, env.name)
-    except ValueError as e:
-        raise ValueError(f"unknown policy {name!r}: choose from {', '.join(POLICIES)} or an agent ({e})") from None
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}: choose from {', '.join(POLICIES)}")
+    return name
 
 
 def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky") -> dict:
@@ -138,13 +135,14 @@ def _save_plan(out: Path, state: dict) -> None:
 
 
 def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", seed: int = 0, device=None,
-                say=print) -> dict:
+                say=print, policies=named_policy) -> dict:
     """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
     end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
     within about `hours` (the stages after the recording share the time that is left). OUT
     becomes the world (`worldmodel play OUT`); its work folders are OUT/work/. Rerun the same
     command after a kill: finished stages are skipped and the training stages resume.
-    Returns the evaluation's metrics. `say` prints the plan and each stage's start."""
+    Returns the evaluation's metrics. `say` prints the plan and each stage's start; `policies`
+    turns the policy's name into what `record` plays with (`named_policy`)."""
     from .data import BranchConfig, record
     from .envs import make_env
     from .eval_report import run_eval
@@ -158,7 +156,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     if policy not in POLICIES:                     # an unknown agent fails now, before anything is saved
         env_ = make_env(env, size=size)
         try:
-            recording_policy(policy, env_)
+            policies(policy, env_)
         finally:
             env_.close()
     state = _load_plan(out, plan)
@@ -207,7 +205,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
             shutil.rmtree(data)                    # a killed recording is made again (it is deterministic)
         env_ = make_env(env, size=size)
         try:
-            record(env_, data, plan["episodes"], plan["steps"], policy=recording_policy(plan["policy"], env_), seed=seed,
+            record(env_, data, plan["episodes"], plan["steps"], policy=policies(plan["policy"], env_), seed=seed,
                    branches=BranchConfig(points=plan["branch_points"], **RECIPE["branches"]))
         finally:
             env_.close()
@@ -250,7 +248,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         rewarded = sum(int((e.rewards != 0).sum()) for e in eps)
         t0 = stage("heads", f"reward and episode-end heads ({rewarded} rewarded steps recorded)")
         if rewarded:
-            m = train_heads(out, data, steps=1500 if plan["hours"] >= 0.5 else 100, seed=seed, device=device)
+            m = train_heads(out, data, steps=1500 if plan["hours"] >= 0.5 else 100, seed=seed, device=device,
+                            generated=heads_on_generated)
             finish("heads", t0, reward_nonzero=m["reward_nonzero"],
                    reward_nonzero_generated=m.get("generated", {}).get("reward_nonzero"))
         else:

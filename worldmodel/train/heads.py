@@ -8,9 +8,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from dynamics.heads import HeadsConfig, RewardEndHeads, heads_loss, reward_classes
 
@@ -113,68 +111,16 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
     return out
 
 
-def _match(pred: np.ndarray, true: np.ndarray, tol: int) -> tuple[int, int]:
-    """(predicted events with a real one of the same sign within `tol` steps, real events with a
-    predicted one of the same sign within `tol` steps) of sign arrays (n, T) in {-1, 0, 1}."""
-    hit_p = hit_t = 0
-    for p_row, t_row in zip(pred, true):
-        for sign in (-1, 1):
-            ps, ts = np.flatnonzero(p_row == sign), np.flatnonzero(t_row == sign)
-            if len(ps) and len(ts):
-                gap = np.abs(ps[:, None] - ts[None, :])                      # (predicted, real)
-                hit_p += int((gap.min(1) <= tol).sum())
-                hit_t += int((gap.min(0) <= tol).sum())
-    return hit_p, hit_t
-
-
-def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, tol: int = 1,
-                          batch: int = 64, seed: int = 0, progress: bool = False) -> dict:
-    """The heads judged on the world's own frames, as agents meet them: from a real frame of a
-    held-out episode (every `every` steps), the world plays `steps` steps with the episode's real
-    actions, and its heads' rewards and ends are compared with the real game's at the same steps.
-    A predicted event counts as a hit if a real one of the same sign lies within `tol` steps of
-    it in that rollout (a generated kill may land a frame early or late), and the other way
-    round for recall. A head that fires on real latents but never on generated ones scores
-    recall 0 here."""
-    from ..action import Action
-
-    starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
-    pred_r, true_r, pred_d, true_d = [], [], [], []
-    chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
-    for chunk in tqdm(chunks, desc="heads on generated frames", disable=not progress):
-        n = min(steps, min(len(episodes[e]) - 1 - s for e, s in chunk))
-        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed)
-        rs, ds = [], []
-        for t in range(1, n + 1):
-            world.step([Action.from_vector(episodes[e].actions[s + t]) for e, s in chunk])
-            rs.append(np.sign(np.round(np.asarray(world.reward, np.float32), 3)))
-            ds.append(np.asarray(world.done, bool))
-        pred_r.append(np.stack(rs, 1))
-        pred_d.append(np.stack(ds, 1))
-        true_r.append(np.stack([np.sign(episodes[e].rewards[s + 1:s + n + 1]) for e, s in chunk]))
-        true_d.append(np.stack([episodes[e].dones[s + 1:s + n + 1] for e, s in chunk]))
-
-    def pr(pred: list, true: list) -> dict:
-        n_pred = sum(int((p != 0).sum()) for p in pred)
-        n_true = sum(int((t != 0).sum()) for t in true)
-        hit_p = hit_t = 0
-        for p, t in zip(pred, true):
-            hp, ht = _match(p.astype(int), t.astype(int), tol)
-            hit_p, hit_t = hit_p + hp, hit_t + ht
-        return {"precision": hit_p / n_pred if n_pred else None, "recall": hit_t / n_true if n_true else None,
-                "predicted": n_pred, "actual": n_true}
-
-    return {"rollouts": len(starts), "steps": steps, "tolerance": tol,
-            "reward_nonzero": pr(pred_r, true_r), "episode_end": pr(pred_d, true_d)}
-
-
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
-                use_action: bool = HeadsConfig.use_action, generated: bool = True) -> dict:
+                use_action: bool = HeadsConfig.use_action, generated=None) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
-    on the held-out episodes of the same split, and write them into the world's checkpoint. With
-    `generated`, they are scored on the world's own frames of those episodes too
-    (`score_heads_generated`: metrics["generated"])."""
+    on the held-out episodes of the same split, and write them into the world's checkpoint.
+
+    `generated`, if given, scores the saved world's heads on its own frames of those episodes:
+    a function (path, episodes, ids, seed=, device=, progress=) -> dict, kept in
+    metrics["generated"]; `worldmodel.evaluate.heads_on_generated` is the one to pass (a
+    trainer does not build Worlds itself: imports point down, docs/ARCHITECTURE.md)."""
     path = resolve_checkpoint(world)
     config, tensors = load_checkpoint(path)                   # read once: built from, then re-saved
     ae, _ = build_world_parts(path, config, tensors)
@@ -205,10 +151,8 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     config["heads"] = {"config": asdict(heads.config), "metrics": metrics}
     card = (path / "MODEL_CARD.md").read_text() if (path / "MODEL_CARD.md").is_file() else None
     save_checkpoint(path, config, tensors, half=half, card=card)
-    if generated:                            # the saved world, heads included, on its own frames
-        from ..world import World
-        w = World.from_pretrained(path, device=dev)
-        metrics["generated"] = score_heads_generated(w, episodes, val_ids, seed=seed, progress=progress)
+    if generated is not None:                # the saved world, heads included, on its own frames
+        metrics["generated"] = generated(path, episodes, val_ids, seed=seed, device=dev, progress=progress)
         config["heads"]["metrics"] = metrics
         save_checkpoint(path, config, tensors, half=half, card=card)
     return metrics
