@@ -107,3 +107,34 @@ def test_player_summary_says_plainly_what_a_player_feels():
     soup["sharpness"]["1"] = 0.13
     line = player_summary(soup)[1]
     assert line.startswith("- **weak**") and "only as a blur" in line and "0.13" in line
+
+
+def test_the_autoencoder_is_widened_until_it_clears_copy_last(recording, tmp_path):
+    """No world's next frame beats its autoencoder's reconstruction, so the pipeline widens the
+    patch PCA until that stands AE_MARGIN_DB above copy-last@1; a wider PCA reconstructs better."""
+    from worldmodel.data import load_episodes, split_episodes
+    from worldmodel.metrics import mean_psnr
+    from worldmodel.train.autoencoder import train_autoencoder
+
+    tried = []
+
+    def fake(width, psnr={16: 30.0, 24: 34.0, 32: 40.0}):
+        tried.append(width)
+        return {"val_psnr": psnr[width]}
+    assert pipeline.fit_wide_enough(fake, 26.0) == (16, {"val_psnr": 30.0}) and tried == [16]
+    tried.clear()
+    assert pipeline.fit_wide_enough(fake, 30.5)[0] == 24 and tried == [16, 24]
+    assert pipeline.fit_wide_enough(fake, 39.0)[0] == 32                  # none clears it: the widest
+
+    narrow = train_autoencoder(recording, tmp_path / "a8", "pca-tiny", latent_channels=8, progress=False)
+    wide = train_autoencoder(recording, tmp_path / "a24", "pca-tiny", latent_channels=24, progress=False)
+    assert wide["val_psnr"] > narrow["val_psnr"] + 1.0
+    assert json.loads((tmp_path / "a24" / "config.json").read_text())["autoencoder"]["latent_channels"] == 24
+    with pytest.raises(ValueError, match="latent_channels must be 1..48"):
+        train_autoencoder(recording, tmp_path / "bad", "pca-tiny", latent_channels=49, progress=False)
+
+    _, eps = load_episodes(recording, progress=False)
+    _, val = split_episodes(len(eps), seed=0)
+    expect = mean_psnr(eps[val[0]].frames[1:], eps[val[0]].frames[:-1]) if len(val) == 1 else None
+    got = pipeline.copy_last_psnr(recording)
+    assert 10 < got < 60 and (expect is None or abs(got - expect) < 1e-6)

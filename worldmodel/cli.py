@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--preset", default="small", choices=sorted(AE_PRESETS),
                    help="model size and budget (default small): " + "; ".join(f"{n}: {AE_FITS[n]}" for n in sorted(AE_PRESETS)))
     a.add_argument("--out", required=True, help="run folder (the checkpoint)")
+    a.add_argument("--latent-channels", type=_positive, default=None,
+                   help="latent width instead of the preset's (16): more keeps more detail, and the dynamics "
+                        "has more to predict")
     _train_args(a)
     a.set_defaults(func=cmd_train_autoencoder)
 
@@ -439,7 +442,7 @@ def cmd_train(args) -> int:
 def cmd_train_autoencoder(args) -> int:
     from worldmodel.train.autoencoder import train_autoencoder
     m = train_autoencoder(args.data, args.out, args.preset, args.steps, args.batch_size, args.seed, args.device,
-                          args.save_every)
+                          args.save_every, latent_channels=args.latent_channels)
     print(f"autoencoder {args.preset}: validation PSNR {m['val_psnr']:.2f} dB (train {m['train_psnr']:.2f} dB) "
           f"on {m['val_frames']} held-out frames -> {args.out}")
     return 0
