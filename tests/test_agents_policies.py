@@ -100,3 +100,24 @@ def test_defend_the_center_ranks_a_ladder_of_agents(tmp_path, monkeypatch):
     assert len(starts) == 4 and starts[0].shape == (64, 64, 3)
     assert mean["idle"] == -1.0
     assert mean["aim"] >= 5.0 and mean["aim"] > mean["random"] + 4.0
+
+
+def test_boxing_ladder_climbs_in_the_real_game():
+    """Boxing's ladder is a ladder in the real game: each rung scores more than the one below
+    (ALE Boxing is deterministic for the fixed agents and the heuristics), and the aiming
+    heuristic, which releases the button between punches, wins by a wide margin."""
+    pytest.importorskip("ale_py")
+    from agents.harness import real_returns
+    from worldmodel.envs import make_env
+
+    ladder = default_agents("atari:Boxing")
+    assert ladder == ["fixed:8", "fixed:3", "idle", "explore:heuristic", "fixed:13", "heuristic", "aim"]
+    env = make_env("atari:Boxing", size=64)
+    try:
+        out, _ = real_returns(env, ["fixed:8", "idle", "heuristic", "aim"], episodes=1, steps=300, seed=0,
+                              progress=False)
+    finally:
+        env.close()
+    means = [float(np.mean(out[n])) for n in ["fixed:8", "idle", "heuristic", "aim"]]
+    assert means == sorted(means) and len(set(means)) == 4, means
+    assert means[-1] >= 50

@@ -306,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the shipped world with reward heads)")
     ae.add_argument("--agents", default="ladder",
                     help="comma-separated agents; `ladder` stands for the game's own ladder of skill (Boxing: "
-                         "random,idle,fixed:1,fixed:13,heuristic; ViZDoom: idle,random,heuristic,fixed:9,explore:aim,aim), "
+                         "fixed:8,fixed:3,idle,explore:heuristic,fixed:13,heuristic,aim; ViZDoom: idle,random,heuristic,fixed:9,explore:aim,aim), "
                          "e.g. ladder,trained:runs/ppo/stage-20000 (default: ladder)")
     ae.add_argument("--episodes", type=_positive, default=16, help="episodes per agent (default 16)")
     ae.add_argument("--steps", type=_positive, default=300, help="steps per episode (default 300; fewer if it ends)")
