@@ -60,8 +60,8 @@ FITS: dict[str, str] = {
     "cpu": "1.35M parameters, 64x64 frames (16x16 latents); 10 min per 1,000 steps (580 ms a step, fp32, "
            "AVX-512 Zen 5; 406 ms with bf16) to 14 min (830 ms with the flow warp, fp32, AVX2-only Zen 3)",
     "cpu-unet": "4.6M parameters, 64x64 frames (16x16 latents); 2.2 min per 1,000 steps (131 ms a step, bf16; "
-                "229 ms fp32) on the 2-core Xeon with AMX, 11 min (660 ms, fp32) on the AVX2-only Zen 3 "
-                "(scripts/train_step_time.py --preset cpu-unet)",
+                "229 ms fp32) on the 2-core Xeon with AMX, 4.4 min (265 ms bf16; 431 ms fp32) on the AVX-512 Zen 5, "
+                "11 min (660 ms, fp32) on the AVX2-only Zen 3 (scripts/train_step_time.py --preset cpu-unet)",
     "tiny-unet": "0.8M parameters, 32x32 frames (8x8 latents); 25 s per 1,000 steps (25 ms a step, fp32 and "
                  "bf16 alike, 2-core Xeon with AMX: scripts/train_step_time.py --preset tiny-unet --latent 16 8)",
     "small": "7.7M parameters, 64x64 frames; about 4.6 h per 1,000 steps on 2 CPU cores (a GPU preset)",

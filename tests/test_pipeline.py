@@ -34,6 +34,9 @@ def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
     assert (out / "eval" / "metrics.json").is_file() and (out / "eval" / "report.md").is_file()
     card = (out / "MODEL_CARD.md").read_text()
     assert "What a player will feel" in card and ("follows the keys" in card or "ignores its keys" in card)
+    ae = state["stages"]["autoencoder"]                          # the card says what it ran on and how wide
+    assert f"{ae['latent_channels']} latent channels" in card and f"{ae['copy_last_psnr']:.2f} dB" in card
+    assert f"Trained on {state['machine']['cpu']} ({state['machine']['cpu_count']} CPU cores)" in card
     assert not (out / "latents.safetensors").exists() and not (out / "train_state.json").exists()
 
     world = World.from_pretrained(out, device="cpu")             # `worldmodel play OUT` opens this

@@ -75,8 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog="--size 64 uses the `pca` autoencoder and the `cpu-unet` dynamics preset (4.6M "
                                "parameters, 16x16x16 latents); --size 32 the `pca-tiny` and `tiny-unet` ones (smoke "
                                "runs). On 2 CPU cores a `cpu-unet` step takes 0.13 s with bf16 on a Xeon with AMX (about "
-                               "27,000 steps an hour) and 0.66 s on an AVX2-only Zen 3 (5,000); docs/TRAINING.md has the measured learning curves of that recipe, so what an "
-                               "hour buys.")
+                               "27,000 steps an hour), 0.24 s on an AVX-512 Zen 5 (15,000) and 0.66 s on an AVX2-only Zen 3 "
+                               "(5,000). On that Zen 5, `--env atari:Enduro --hours 2` took 1 h 51 min and made a world "
+                               "that follows the keys (docs/TRAINING.md, 'Your own game in one command', has its "
+                               "stages and numbers).")
     tw.add_argument("--env", required=True, help=ENV_HELP)
     tw.add_argument("--hours", type=_positive_float, required=True, help="the whole budget, recording to evaluation")
     tw.add_argument("--out", required=True, help="the world's folder (new, or a killed `worldmodel train` run to resume)")

@@ -228,6 +228,9 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
             + f"heads, and `worldmodel eval` on {plan['eval_episodes']} fresh episodes. Rerun the same command "
             "to resume.")
         state["seconds_per_step"] = per_step
+        from .bench import machine
+        from .train.loop import pick_device
+        state["machine"] = machine(pick_device(device))   # the card says what the minutes were spent on
         _save_plan(out, state)
 
     if "record" not in done:
@@ -310,6 +313,12 @@ def model_card(state: dict, m: dict) -> str:
     from .eval_report import format_table, player_summary
     plan = state["plan"]
     rows = [f"| {name} | {state['stages'][name]['seconds'] / 60:.1f} |" for name in STAGES if name in state["stages"]]
+    ae, mach = state["stages"].get("autoencoder", {}), state.get("machine")
+    ae_txt = (f" The autoencoder has {ae['latent_channels']} latent channels: it reconstructs held-out frames at "
+              f"{ae['val_psnr']:.2f} dB, where repeating the last frame scores {ae['copy_last_psnr']:.2f} dB."
+              if "latent_channels" in ae and ae["latent_channels"] else "")
+    mach_txt = (f"Trained on {mach['cpu']} ({mach['cpu_count']} CPU cores"
+                + (f", {mach['gpu']}" if "gpu" in mach else "") + f"), torch {mach['torch']}." if mach else "")
     return "\n".join([
         f"# A world of `{plan['env']}`, made by `worldmodel train`", "",
         f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']}`: "
@@ -318,7 +327,8 @@ def model_card(state: dict, m: dict) -> str:
         f"dynamics preset `{plan['dynamics']}` (the recipe of docs/TRAINING.md)"
         + (", a one-step student of it sampled in {} steps at guidance {:g} (that teacher is in "
            "`teacher/`).".format(*_teacher_sampling(plan)) if plan.get("distill", True) else
-           ", sampled in one Euler step without guidance: one network pass a frame.") + "", "",
+           ", sampled in one Euler step without guidance: one network pass a frame.") + ae_txt, "",
+        *([mach_txt, ""] if mach_txt else []),
         "| stage | minutes |", "|---|---|", *rows, "",
         "## What a player will feel", "", *player_summary(m, colour=False, more=TRAIN_MORE), "",
         "## Fresh-seed evaluation (`eval/report.md`)", "", format_table(m), ""])
