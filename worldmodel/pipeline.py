@@ -313,12 +313,15 @@ def model_card(state: dict, m: dict) -> str:
     from .eval_report import format_table, player_summary
     plan = state["plan"]
     rows = [f"| {name} | {state['stages'][name]['seconds'] / 60:.1f} |" for name in STAGES if name in state["stages"]]
-    ae, mach = state["stages"].get("autoencoder", {}), state.get("machine")
-    ae_txt = (f" The autoencoder has {ae['latent_channels']} latent channels: it reconstructs held-out frames at "
-              f"{ae['val_psnr']:.2f} dB, where repeating the last frame scores {ae['copy_last_psnr']:.2f} dB."
-              if "latent_channels" in ae and ae["latent_channels"] else "")
-    mach_txt = (f"Trained on {mach['cpu']} ({mach['cpu_count']} CPU cores"
-                + (f", {mach['gpu']}" if "gpu" in mach else "") + f"), torch {mach['torch']}." if mach else "")
+    ae = state["stages"].get("autoencoder", {})
+    ae_txt = ""
+    if ae.get("latent_channels"):                  # a patch PCA widened against copy-last (fit_wide_enough)
+        ae_txt = (f" The autoencoder has {ae['latent_channels']} latent channels: it reconstructs held-out frames "
+                  f"at {ae['val_psnr']:.2f} dB, where repeating the last frame scores {ae['copy_last_psnr']:.2f} dB.")
+    mach_txt = ""
+    if mach := state.get("machine"):               # runs planned before the card named the machine have none
+        gpu = f", {mach['gpu']}" if "gpu" in mach else ""
+        mach_txt = f"Trained on {mach['cpu']} ({mach['cpu_count']} CPU cores{gpu}), torch {mach['torch']}."
     return "\n".join([
         f"# A world of `{plan['env']}`, made by `worldmodel train`", "",
         f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']}`: "
