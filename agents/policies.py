@@ -255,7 +255,8 @@ class TrainedAgent(Agent):
     def act(self, frame):
         if frame.shape[:2] != (self.size, self.size):
             raise ValueError(f"this agent was trained on {self.size}px frames, got {frame.shape[:2]}")
-        return int(self.net(torch.from_numpy(np.ascontiguousarray(frame))[None]).argmax())
+        frame = np.array(frame)                    # a writable copy: frames may be read-only views
+        return int(self.net(torch.from_numpy(frame)[None]).argmax())
 
 
 def recording_policy(name: str, env):

@@ -22,7 +22,7 @@ mkdir -p "$RUN"
 worldmodel train --env "$GAME" --hours "$HOURS" --policy explore:aim --out "$RUN/world" --device cpu
 worldmodel agents train --world "$RUN/world" --steps "$PPO_STEPS" --snapshot-every "$SNAPSHOT" --num-envs 16 \
     --eval-episodes "$EPISODES" --seed 7 --device cpu --out "$RUN/ppo"
-RUNGS=$(ls -d "$RUN"/ppo/stage-* 2>/dev/null | sort -V | sed 's/^/trained:/' | paste -sd, -)
+RUNGS=$( (ls -d "$RUN"/ppo/stage-* 2>/dev/null || true) | sort -V | sed 's/^/trained:/' | paste -sd, -)
 worldmodel agents eval "$RUN/world" --agents "ladder${RUNGS:+,$RUNGS},trained:$RUN/ppo" --episodes "$EPISODES" \
     --seed 7 --device cpu --out "$RUN/agents-eval"
 worldmodel agents bench "$RUN/world" --num-envs 16 --device cpu --json "$RUN/bench.json"
