@@ -132,6 +132,16 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
     return out
 
 
+def heads_scores(config: dict) -> dict:
+    """Precision/recall of a world's reward and episode-end heads as `train-heads` measured them,
+    on held-out real latents ("real") and on the world's own generated frames ("generated"): a
+    head that fires on real frames but never on the world's measures nothing. Empty where not
+    measured."""
+    metrics = (config.get("heads") or {}).get("metrics") or {}
+    pick = lambda m: {k: m[k] for k in ("reward_nonzero", "episode_end") if isinstance(m.get(k), dict)}
+    return {"real": pick(metrics), "generated": pick(metrics.get("generated") or {})}
+
+
 def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: int = 300, seed: int = 0,
                     device=None, batch: int = 64, progress: bool = True) -> dict:
     """The agents.json dict of `worldmodel agents eval` (see the module docstring). `agents`: names
@@ -158,7 +168,8 @@ def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: in
         env.close()
     sim = world_returns(world, agents, starts, steps, seed, batch, progress)
     result = {"checkpoint": str(checkpoint), "env": spec, "seed": int(seed), "episodes": int(episodes),
-              "steps": int(steps), "world_settings": world.settings(), "agents": {}}
+              "steps": int(steps), "world_settings": world.settings(), "heads": heads_scores(world.config),
+              "agents": {}}
     for i, name in enumerate(agents):
         result["agents"][name] = {
             "real_return": float(np.mean(real[name])), "real_ci": list(bootstrap_ci(real[name], seed=seed + i)),
@@ -175,6 +186,24 @@ def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: in
 
 def _num(x) -> str:
     return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.3f}"
+
+
+def _pr(score: dict | None) -> str:
+    """'precision / recall (predicted, actual)' of one head's events, or n/a."""
+    if not score:
+        return "n/a"
+    return (f"{_num(score.get('precision'))} / {_num(score.get('recall'))} "
+            f"({score.get('predicted', '?')} predicted, {score.get('actual', '?')} actual)")
+
+
+def _heads_table(heads: dict | None) -> str:
+    if not heads or not (heads.get("real") or heads.get("generated")):
+        return "The heads' precision and recall were not measured (heads fitted before they were kept)."
+    rows = [f"| {label} | {_pr(heads.get(k, {}).get('reward_nonzero'))} | {_pr(heads.get(k, {}).get('episode_end'))} |"
+            for k, label in (("real", "held-out real latents"), ("generated", "the world's generated frames"))]
+    return ("The world's returns come from its heads. Their precision / recall, as `train-heads` measured "
+            "them on held-out episodes:\n\n| judged on | reward events (non-zero) | episode end |\n|---|---|---|\n"
+            + "\n".join(rows))
 
 
 def write_agents_report(result: dict, out: Path) -> Path:
@@ -217,6 +246,8 @@ Returns: mean over episodes [bootstrap 95% interval].
 - Kendall's tau-b: {_num(result['kendall'])}
 - Order agreement over the pairs the real game tells apart: {_num(result['pairwise_order_agreement'])}
 - {result['seconds']:.0f} s
+
+{_heads_table(result.get('heads'))}
 
 ![world vs real returns](agents.png)
 """

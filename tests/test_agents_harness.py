@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from agents.harness import episode_seed, evaluate_agents, write_agents_report
+from agents.harness import episode_seed, evaluate_agents, heads_scores, write_agents_report
 from agents.policies import make_agent
 from worldmodel import World
 from worldmodel.cli import main
@@ -47,6 +47,28 @@ def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world,
         assert a["world_ci"][0] <= a["world_return"] <= a["world_ci"][1]
     assert data["spearman"] is None                    # real returns all equal: no ranking, said as null
     assert (tmp_path / "out" / "agents.png").stat().st_size > 1000 and "Spearman" in out.read_text()
+    assert data["heads"] == {"real": {}, "generated": {}} and "were not measured" in out.read_text()
+
+
+def test_report_gives_the_heads_precision_and_recall_on_real_and_generated_frames(tmp_path):
+    """A head that fires on real latents but never on the world's frames must show as such."""
+    event = lambda p, r, n, a: {"precision": p, "recall": r, "predicted": n, "actual": a}
+    config = {"heads": {"metrics": {"reward_nonzero": event(2 / 3, 1.0, 3, 2), "episode_end": event(None, None, 0, 0),
+                                    "reward_mae": 0.1,
+                                    "generated": {"reward_nonzero": event(None, 0.0, 0, 5), "steps": 8}}}}
+    heads = heads_scores(config)
+    assert heads == {"real": {"reward_nonzero": event(2 / 3, 1.0, 3, 2), "episode_end": event(None, None, 0, 0)},
+                     "generated": {"reward_nonzero": event(None, 0.0, 0, 5)}}
+    result = {"checkpoint": "w", "env": "procedural", "seed": 0, "episodes": 2, "steps": 3, "world_settings": {},
+              "heads": heads, "spearman": 1.0, "kendall": 1.0, "pairwise_order_agreement": 1.0, "seconds": 1.0,
+              "agents": {n: {"real_return": v, "real_ci": [v, v], "world_return": v, "world_ci": [v, v]}
+                         for n, v in (("idle", 0.0), ("random", 1.0))}}
+    text = write_agents_report(result, tmp_path).read_text()
+    real_row = next(line for line in text.splitlines() if line.startswith("| held-out real latents"))
+    generated_row = next(line for line in text.splitlines() if line.startswith("| the world's generated frames"))
+    assert "0.667 / 1.000 (3 predicted, 2 actual)" in real_row and "n/a / n/a (0 predicted, 0 actual)" in real_row
+    assert "n/a / 0.000 (0 predicted, 5 actual)" in generated_row and generated_row.endswith("| n/a |")
+    assert heads_scores({}) == {"real": {}, "generated": {}}
 
 
 def test_eval_command_and_its_refusals(headed_world, tiny_world, tmp_path, capsys):
