@@ -120,6 +120,33 @@ def test_branches_refuse_a_game_that_does_not_replay(tmp_path):
                branches=BranchConfig(points=2, past=4))
 
 
+def test_a_branch_point_that_does_not_replay_is_skipped_and_counted(tmp_path):
+    """A rare replay that differs (ViZDoom, after some branches) costs that point its branches,
+    said in meta.json, not the whole recording; the episodes stay the same."""
+    import json
+    from worldmodel.data import BranchConfig
+
+    class Once(type(make_env("procedural", size=32))):
+        calls = 0
+
+        def reset(self, seed=None):
+            Once.calls += 1                                # resets 2 and 3: the first point's replay, tried twice
+            return super().reset(seed + 7 if Once.calls in (2, 3) else seed)
+
+    cfg = BranchConfig(points=3, actions=2, steps=3, past=4)
+    game = Once(size=32)
+    Once.calls = 0                                         # counted from the episode's own reset
+    record(game, tmp_path / "r", episodes=1, steps=20, progress=False, branches=cfg, seed=3)
+    record(make_env("procedural", size=32), tmp_path / "clean", episodes=1, steps=20, progress=False,
+           branches=cfg, seed=3)
+    meta, clean = (json.loads((tmp_path / d / "meta.json").read_text()) for d in ("r", "clean"))
+    first_point = clean["branches"][0]["at"]
+    assert meta["skipped_branch_points"] == [{"parent": 0, "at": first_point}]
+    assert [b["at"] for b in meta["branches"]] == [b["at"] for b in clean["branches"] if b["at"] != first_point]
+    assert len(meta["branches"]) == 4 and "skipped_branch_points" not in clean
+    assert np.array_equal(load_episode(tmp_path / "r", "ep_00000").frames, load_episode(tmp_path / "clean", "ep_00000").frames)
+
+
 def test_a_dropped_first_action_is_trained_as_no_action(tmp_path):
     """ViZDoom drops the action of the first step after a reset. The recording keeps the key that
     was pressed; loading it for training marks that step as no action, so a world does not learn

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import held_out_episodes, load_episodes
+from .data import held_out_episodes, load_episodes, read_meta
 from .evaluate import heads_on_generated, recording_settle_frames, rollout_metrics
 from dynamics import PRESETS
 from .train.dynamics import finalize, seconds_per_step, train_dynamics
@@ -243,6 +243,9 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
                    branches=BranchConfig(points=plan["branch_points"], **RECIPE["branches"]))
         finally:
             env_.close()
+        skipped = len(read_meta(data).get("skipped_branch_points", []))
+        if skipped:
+            say(f"    {skipped} branch points gave no branches: the game replayed them differently")
         finish("record", t0)
 
     if "autoencoder" not in done:
