@@ -132,6 +132,12 @@ def replay(env: Env, seed: int, native) -> np.ndarray:
     return frame
 
 
+def branch_candidates(frames: int, cfg: BranchConfig) -> np.ndarray:
+    """The steps of an episode of `frames` frames where a branch may start: room for the past
+    before it, a next step in the episode, and none of the first frames after a reset."""
+    return np.arange(max(1, cfg.past), frames - 1)
+
+
 def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.random.Generator,
                   skipped: list | None = None):
     """Counterfactual branches of a recorded episode: [(at, first native action, Episode)]. The
@@ -144,10 +150,10 @@ def play_branches(env: Env, ep: Episode, seed: int, cfg: BranchConfig, rng: np.r
     # Branch points leave room for the past before them and need a next step in the episode. They
     # also skip the first frames after a reset, where ViZDoom's weapon-bob smoothing (a renderer
     # state that survives new_episode) can still differ between a play and its replay.
-    first, last = max(1, cfg.past), len(ep) - 2
-    if cfg.points == 0 or last < first:
+    candidates = branch_candidates(len(ep), cfg)
+    if cfg.points == 0 or not len(candidates):
         return []
-    ats = np.sort(rng.choice(np.arange(first, last + 1), size=min(cfg.points, last - first + 1), replace=False))
+    ats = np.sort(rng.choice(candidates, size=min(cfg.points, len(candidates)), replace=False))
     out = []
     for at in ats.tolist():
         others = [a for a in range(n_act) if a != int(ep.native[at + 1])]
@@ -222,7 +228,7 @@ def record(env: Env, out: str | Path, episodes: int, steps: int, policy="random"
                                  "done": bool(ep.dones[-1])})
         if skipped:
             meta.setdefault("skipped_branch_points", []).extend({"parent": i, "at": at} for at in skipped)
-            tried = sum(min(branches.points, max(0, e["frames"] - 1 - max(1, branches.past))) for e in meta["episodes"])
+            tried = sum(min(branches.points, len(branch_candidates(e["frames"], branches))) for e in meta["episodes"])
             if len(meta["skipped_branch_points"]) > tried / 2:
                 raise RuntimeError(f"{env.name} is not deterministic under replay ({len(meta['skipped_branch_points'])} "
                                    f"of {tried} branch points did not replay, the last: seed {episode_seed(seed, i)}, "
