@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="let the heads read the action taken, not only the frames. Off by default: with it, an "
                          "agent trained in a world whose frames ignore the action earns head reward by the "
                          "action alone")
+    th.add_argument("--real-only", action="store_true",
+                    help="fit the heads on the recording's real latent frames only. By default the world's own "
+                         "frames of the training episodes are added (rollouts of 8 steps with the real actions, "
+                         "labelled with the real rewards and ends), so the heads learn how the world draws a "
+                         "reward, not only how the game does")
     th.add_argument("--skip-generated", action="store_true",
                     help="score the heads on real held-out latents only, not also on the world's own frames of "
                          "those episodes (rollouts of 8 steps with the real actions; a head that fires on real "
@@ -534,10 +539,11 @@ def cmd_distill(args) -> int:
 
 def cmd_train_heads(args) -> int:
     from .eval_report import format_heads
-    from .evaluate import heads_on_generated
+    from .evaluate import heads_on_generated, heads_rollouts
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
-                    use_action=args.with_action, generated=None if args.skip_generated else heads_on_generated)
+                    use_action=args.with_action, generated=None if args.skip_generated else heads_on_generated,
+                    rollouts=None if args.real_only else heads_rollouts)
     print(format_heads(m))
     return 0
 

@@ -348,7 +348,9 @@ def format_heads(m: dict) -> str:
     def pr(d):
         f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
         return f"precision {f(d['precision'])}, recall {f(d['recall'])} ({d['predicted']} predicted, {d['actual']} actual)"
-    text = (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
+    fit = m.get("fit_on")
+    text = (f"fit on {fit['real_steps']} real steps + {fit['world_steps']} of the world's own\n" if fit else "")
+    text += (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
             f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
             f"  episode end: {pr(m['episode_end'])}\n"
             f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")

@@ -386,6 +386,50 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
             "reward_nonzero": pr(pred_r, true_r), "episode_end": pr(pred_d, true_d)}
 
 
+def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, batch: int = 64, seed: int = 0,
+                          progress: bool = False) -> dict[str, torch.Tensor]:
+    """The world's own latent frames as transitions to fit heads on (the `transitions` dict of
+    worldmodel.train.heads: z_prev, z, action, reward, done): from a real frame of each chosen
+    episode (every `every` steps) the world plays up to `steps` steps with the episode's real
+    actions, and each generated step is labelled with the real game's reward and end at that step.
+
+    Why: heads fitted on real latents alone learn cues the world draws differently. In
+    defend_the_center they took the world's muzzle flash for a kill, and an agent that held fire
+    scored ten times its real return in the world. Labelled with what the game did, the world's
+    frames teach the heads which of its drawings mean a kill."""
+    starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
+    starts.sort(key=lambda es: min(steps, len(episodes[es[0]]) - 1 - es[1]))   # rows of a chunk: same length
+    zp, z, a, r, d = [], [], [], [], []
+    chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
+    for chunk in tqdm(chunks, desc="heads: world rollouts", disable=not progress):
+        n = max(min(steps, len(episodes[e]) - 1 - s) for e, s in chunk)
+        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed)
+        prev = world.latent.float().cpu()                                   # (b, c, h, w): the real frame
+        for t in range(1, n + 1):
+            keep = [i for i, (e, s) in enumerate(chunk) if s + t < len(episodes[e])]
+            acts = [episodes[e].actions[min(s + t, len(episodes[e]) - 1)] for e, s in chunk]
+            world.step([Action.from_vector(v) for v in acts])
+            cur = world.latent.float().cpu()
+            zp.append(prev[keep])
+            z.append(cur[keep])
+            rows = [chunk[i] for i in keep]
+            a.append(torch.from_numpy(np.stack([episodes[e].actions[s + t] for e, s in rows])))
+            r.append(torch.from_numpy(np.array([episodes[e].rewards[s + t] for e, s in rows], np.float32)))
+            d.append(torch.from_numpy(np.array([episodes[e].dones[s + t] for e, s in rows], bool)))
+            prev = cur
+    if not z:
+        raise ValueError("no episode has two frames or more")
+    return {"z_prev": torch.cat(zp), "z": torch.cat(z), "action": torch.cat(a).float(), "reward": torch.cat(r),
+            "done": torch.cat(d)}
+
+
+def heads_rollouts(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:
+    """`generated_transitions` of the world saved at `path` (what `train_heads(rollouts=...)` takes)."""
+    from .world import World
+    return generated_transitions(World.from_pretrained(path, device=device), episodes, ids, seed=seed,
+                                 progress=progress)
+
+
 def heads_on_generated(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:
     """`score_heads_generated` for the world saved at `path` (what `train_heads(generated=...)` takes)."""
     from .world import World

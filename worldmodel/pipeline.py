@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import held_out_episodes, load_episodes, read_meta
-from .evaluate import heads_on_generated, recording_settle_frames, rollout_metrics
+from .evaluate import heads_on_generated, heads_rollouts, recording_settle_frames, rollout_metrics
 from dynamics import PRESETS
 from .train.dynamics import finalize, seconds_per_step, train_dynamics
 from .train.distill import distill_world
@@ -293,7 +293,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         t0 = stage("heads", f"reward and episode-end heads ({rewarded} rewarded steps recorded)")
         if rewarded:
             m = train_heads(out, data, steps=1500 if plan["hours"] >= 0.5 else 100, seed=seed, device=device,
-                            generated=heads_on_generated)
+                            generated=heads_on_generated, rollouts=heads_rollouts)
             finish("heads", t0, reward_nonzero=m["reward_nonzero"],
                    reward_nonzero_generated=m.get("generated", {}).get("reward_nonzero"))
         else:

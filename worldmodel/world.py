@@ -189,7 +189,8 @@ class World:
 
     @property
     def latent(self):
-        """The latent frame(s) (b, c, h, w) behind the last generated frame (None after reset)."""
+        """The latent frame(s) (b, c, h, w) behind the current frame: the encoded start image
+        after reset, the generated latent after a step."""
         self._require_reset()
         return self._state.latent
 
@@ -232,6 +233,7 @@ class World:
         z = self._encode(frames)                                               # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
                      torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
+        self._state.latent = z
         if self.heads is not None:
             st = self._state
             st.z_prev, st.reward, st.end_prob = z, np.zeros(b, np.float32), np.zeros(b, np.float32)

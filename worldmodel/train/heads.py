@@ -113,14 +113,19 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
-                use_action: bool = HeadsConfig.use_action, generated=None) -> dict:
+                use_action: bool = HeadsConfig.use_action, generated=None, rollouts=None) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
 
     `generated`, if given, scores the saved world's heads on its own frames of those episodes:
     a function (path, episodes, ids, seed=, device=, progress=) -> dict, kept in
     metrics["generated"]; `worldmodel.evaluate.heads_on_generated` is the one to pass (a
-    trainer does not build Worlds itself: imports point down, docs/ARCHITECTURE.md)."""
+    trainer does not build Worlds itself: imports point down, docs/ARCHITECTURE.md).
+
+    `rollouts`, if given, adds the world's own latent frames of the training episodes to the
+    real ones the heads fit on, labelled with the game's rewards and ends: a function (path,
+    episodes, ids, seed=, device=, progress=) -> transitions dict;
+    `worldmodel.evaluate.heads_rollouts` is the one to pass."""
     path = resolve_checkpoint(world)
     config, tensors = load_checkpoint(path)                   # read once: built from, then re-saved
     ae, _ = build_world_parts(path, config, tensors)
@@ -139,12 +144,18 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     train_ids, val_ids = split_episodes(len(episodes), seed=seed)
     noise = float(config.get("diffusion", {}).get("context_noise", 0.1))
     run = path / "heads-training"                               # resumable state while fitting
-    heads = fit_heads(transitions(latents, episodes, train_ids), episodes[0].actions.shape[1], steps, batch,
+    train = transitions(latents, episodes, train_ids)
+    n_real = len(train["z"])
+    if rollouts is not None:                  # the world's own frames of the same episodes
+        world_steps = rollouts(path, episodes, train_ids, seed=seed, device=dev, progress=progress)
+        train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
+    heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
                       noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
-                    "train_steps": steps, "seed": seed})
+                    "train_steps": steps, "seed": seed, "fit_on": {"real_steps": n_real,
+                                                                  "world_steps": len(train["z"]) - n_real}})
     tensors = {k: v for k, v in tensors.items() if not k.startswith("heads.")}
     tensors |= {f"heads.{k}": v.detach().cpu() for k, v in heads.state_dict().items()}
     half = any(v.dtype == torch.float16 for v in tensors.values())
