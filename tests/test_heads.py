@@ -8,6 +8,7 @@ from worldmodel.train.dynamics import encode_episodes
 from worldmodel.train.heads import fit_heads, score_heads, transitions
 from worldmodel import Action, World
 from worldmodel.data import load_episodes
+from worldmodel.checkpoint import load_checkpoint
 from worldmodel.world_checkpoint import load_world_parts
 
 
@@ -58,6 +59,8 @@ def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, 
     assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16"]) == 0
     said = capsys.readouterr().out
     assert "episode end" in said and "on the world's own frames" in said
+    fit = load_checkpoint(world_dir)[0]["heads"]["metrics"]["fit_on"]          # fit on the world's frames too
+    assert fit["real_steps"] > 0 and fit["world_steps"] > fit["real_steps"]
     w = World.from_pretrained(world_dir)
     assert w.heads is not None
     w.reset()
@@ -155,3 +158,49 @@ def test_heads_on_generated_frames_match_events_within_the_tolerance():
     m = score_heads_generated(silent, episodes, [0, 1, 2], steps=8, every=4, tol=1)
     assert m["reward_nonzero"]["recall"] == 0.0 and m["reward_nonzero"]["precision"] is None
     assert m["reward_nonzero"]["actual"] == m0["reward_nonzero"]["actual"] > 5
+
+
+class _CodeWorld:
+    """A stand-in world whose latent frame is the (episode, step) code of the real frame it
+    stands for: the start frame's code (its first pixel) plus the steps taken since."""
+
+    def reset(self, frames, seed=0):
+        self.codes = torch.tensor([int(f[0, 0, 0]) + 256 * int(f[0, 0, 1]) for f in frames], dtype=torch.float32)
+        self.latent = self.codes[:, None, None, None]
+
+    def step(self, actions):
+        self.latent = self.latent + 1
+
+
+def test_world_transitions_carry_the_real_label_of_each_generated_step():
+    """Heads fitted on the world's own frames: every generated step is labelled with the reward,
+    end and action of the real step it stands for, z_prev is the step before it, and rollouts
+    stop at the end of their episode."""
+    from worldmodel.action import ACTION_DIM
+    from worldmodel.data import Episode
+    from worldmodel.evaluate import generated_transitions
+
+    rng = np.random.default_rng(1)
+    episodes = []
+    for e, n in enumerate([30, 11, 23]):
+        frames = np.zeros((n, 8, 8, 3), np.uint8)
+        code = e * 100 + np.arange(n)
+        frames[:, 0, 0, 0], frames[:, 0, 0, 1] = code % 256, code // 256
+        rewards = np.where(rng.random(n) < 0.3, rng.choice([-1.0, 2.0], n), 0.0).astype(np.float32)
+        dones = np.zeros(n, bool)
+        dones[-1] = True
+        actions = np.zeros((n, ACTION_DIM), np.float32)
+        actions[np.arange(n), np.arange(n) % ACTION_DIM] = 1.0
+        episodes.append(Episode(frames, actions, np.ones(n, bool), np.zeros(n, np.int64), rewards, dones))
+    g = generated_transitions(_CodeWorld(), episodes, [0, 1, 2], steps=8, every=2, batch=5)
+    expected = sum(min(8, len(ep) - 1 - s) for ep in episodes for s in range(0, len(ep) - 1, 2))
+    assert len(g["z"]) == expected
+    codes = g["z"].flatten().long()
+    assert torch.equal(g["z_prev"].flatten().long(), codes - 1)
+    e, i = codes // 100, codes % 100
+    for k in range(len(codes)):
+        ep = episodes[int(e[k])]
+        assert 1 <= int(i[k]) < len(ep)
+        assert float(g["reward"][k]) == ep.rewards[i[k]] and bool(g["done"][k]) == ep.dones[i[k]]
+        assert torch.equal(g["action"][k], torch.from_numpy(ep.actions[i[k]]))
+    assert int(g["done"].sum()) > 3                       # every end is seen, from several starts

@@ -214,6 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="let the heads read the action taken, not only the frames. Off by default: with it, an "
                          "agent trained in a world whose frames ignore the action earns head reward by the "
                          "action alone")
+    th.add_argument("--reward-estimate", choices=["expected", "class"], default="expected",
+                    help="expected (default): a step's reward is the probability-weighted mean of the reward "
+                         "classes, fitted with a plain loss, so an episode's rewards add up to an estimate of its "
+                         "return; class: the likeliest class under a class-balanced loss (finds rare events, but "
+                         "counts every doubtful one in full)")
     th.add_argument("--real-only", action="store_true",
                     help="fit the heads on the recording's real latent frames only. By default the world's own "
                          "frames of the training episodes are added (rollouts of 8 steps with the real actions, "
@@ -543,7 +548,7 @@ def cmd_train_heads(args) -> int:
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
                     use_action=args.with_action, generated=None if args.skip_generated else heads_on_generated,
-                    rollouts=None if args.real_only else heads_rollouts)
+                    rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate)
     print(format_heads(m))
     return 0
 

@@ -353,14 +353,21 @@ def format_heads(m: dict) -> str:
     text += (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
             f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
             f"  episode end: {pr(m['episode_end'])}\n"
-            f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}")
+            f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}"
+            + _sums(m))
     g = m.get("generated")
     if g:
         text += (f"\non the world's own frames ({g['rollouts']} rollouts of {g['steps']} steps with the real actions, "
                  f"events matched within {g['tolerance']} step):\n"
                  f"  non-zero reward (right sign): {pr(g['reward_nonzero'])}\n"
-                 f"  episode end: {pr(g['episode_end'])}")
+                 f"  episode end: {pr(g['episode_end'])}" + _sums(g))
     return text
+
+
+def _sums(m: dict) -> str:
+    """The heads' rewards summed against the game's (what returns are made of), if measured."""
+    s = m.get("reward_sum")
+    return f"\n  rewards summed: {s['predicted']:.1f} predicted, {s['actual']:.1f} actual" if s else ""
 
 
 def player_summary(m: dict, colour: bool = False,

@@ -347,6 +347,14 @@ def _match(pred: np.ndarray, true: np.ndarray, tol: int) -> tuple[int, int]:
     return hit_p, hit_t
 
 
+def _events(world, rewards: np.ndarray) -> np.ndarray:
+    """A world's predicted rewards as events -1 / 0 / +1 (its heads' `events`)."""
+    heads = getattr(world, "heads", None)
+    if heads is None:                                            # a stand-in world of the tests
+        return np.sign(np.round(rewards, 3))
+    return heads.events(torch.from_numpy(rewards)).numpy()
+
+
 def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, tol: int = 1,
                           batch: int = 64, seed: int = 0, progress: bool = False) -> dict:
     """The heads judged on the world's own frames, as agents meet them: from a real frame of a
@@ -358,6 +366,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
     recall 0 here."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
     pred_r, true_r, pred_d, true_d = [], [], [], []
+    got, true_r_values = 0.0, []                                # the heads' rewards summed; the game's
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="heads on generated frames", disable=not progress):
         n = min(steps, min(len(episodes[e]) - 1 - s for e, s in chunk))
@@ -365,11 +374,13 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
         rs, ds = [], []
         for t in range(1, n + 1):
             world.step([Action.from_vector(episodes[e].actions[s + t]) for e, s in chunk])
-            rs.append(np.sign(np.round(np.asarray(world.reward, np.float32), 3)))
+            rs.append(_events(world, np.asarray(world.reward, np.float32)))
+            got += float(np.sum(world.reward))
             ds.append(np.asarray(world.done, bool))
         pred_r.append(np.stack(rs, 1))
         pred_d.append(np.stack(ds, 1))
-        true_r.append(np.stack([np.sign(episodes[e].rewards[s + 1:s + n + 1]) for e, s in chunk]))
+        true_r_values.append(np.stack([episodes[e].rewards[s + 1:s + n + 1] for e, s in chunk]))
+        true_r.append(np.sign(true_r_values[-1]))
         true_d.append(np.stack([episodes[e].dones[s + 1:s + n + 1] for e, s in chunk]))
 
     def pr(pred: list, true: list) -> dict:
@@ -383,7 +394,8 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
                 "predicted": n_pred, "actual": n_true}
 
     return {"rollouts": len(starts), "steps": steps, "tolerance": tol,
-            "reward_nonzero": pr(pred_r, true_r), "episode_end": pr(pred_d, true_d)}
+            "reward_nonzero": pr(pred_r, true_r), "episode_end": pr(pred_d, true_d),
+            "reward_sum": {"predicted": got, "actual": float(sum(t.sum() for t in true_r_values))}}
 
 
 def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, batch: int = 64, seed: int = 0,

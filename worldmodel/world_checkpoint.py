@@ -77,8 +77,9 @@ def load_heads(path: Path, config: dict, tensors: dict):
         return None
     from dynamics.heads import HeadsConfig, RewardEndHeads
     try:
-        # heads saved before `use_action` existed all read the action
-        heads = RewardEndHeads(HeadsConfig(**{"use_action": True, **config["heads"]["config"]}))
+        # heads saved before `use_action` / `reward_estimate` existed read the action / took the likeliest class
+        heads = RewardEndHeads(HeadsConfig(**{"use_action": True, "reward_estimate": "class",
+                                              **config["heads"]["config"]}))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}/config.json has a broken heads block: {e}") from e
     load_into(heads, tensors, "heads.", str(path))

@@ -40,19 +40,21 @@ def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.T
 def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
               noise: float = 0.1, seed: int = 0, device=None, progress: bool = True,
               use_action: bool = HeadsConfig.use_action, out: str | Path | None = None,
-              save_every: float = 120.0) -> RewardEndHeads:
-    """Train heads on transitions (dict from `transitions`), class-balanced, on the shared loop
-    (cosine learning rate without warm-up, no EMA, fp32). `out`: a folder for the resumable
-    state (a killed fit resumes there); None = a temporary one."""
+              save_every: float = 120.0, reward_estimate: str = HeadsConfig.reward_estimate) -> RewardEndHeads:
+    """Train heads on transitions (dict from `transitions`) on the shared loop (cosine learning
+    rate without warm-up, no EMA, fp32). reward_estimate "expected": a plain cross-entropy on the
+    reward class, so its probabilities are calibrated; "class": a class-balanced one
+    (dynamics/heads.py says why the first is the default). The end flag's loss is balanced. `out`: a folder for the resumable state (a killed fit resumes
+    there); None = a temporary one."""
     if out is None:
         with tempfile.TemporaryDirectory() as tmp:
             return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
-                             save_every)
+                             save_every, reward_estimate)
     torch.manual_seed(seed)
     r = train["reward"]
     neg, pos = r[r < 0], r[r > 0]
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
-                      use_action=use_action,
+                      use_action=use_action, reward_estimate=reward_estimate,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
     counts = torch.bincount(reward_classes(r), minlength=3).float()
@@ -61,6 +63,11 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     class_weight[counts == 0] = 0.0
     n_end = float(train["done"].sum())
     end_weight = torch.tensor(min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
+    if reward_estimate == "expected":                   # calibrated rewards: every step weighs the same
+        class_weight = (counts > 0).float()
+    # The end head stays balanced either way: an episode ends only where P(end) >= 0.5, and
+    # calibrated it stays below that even on real frames (the game ends at the hit that kills,
+    # before a death shows), so a world's episodes would never end.
     loop = TrainLoop(out, "heads", heads,
                      LoopConfig(steps=steps, lr=lr, weight_decay=1e-4, betas=(0.9, 0.999), warmup=0, lr_floor=0.0,
                                 clip=None, precision="fp32", save_every=save_every),
@@ -84,8 +91,9 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
 
 
 def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
-    """Precision/recall of non-zero rewards (a hit needs the right sign) and of episode ends
-    (P >= 0.5), with the base rates they are to be read against."""
+    """Precision/recall of reward events (`heads.events`; a hit needs the right sign) and of
+    episode ends (P >= 0.5), with the base rates they are to be read against, and the summed
+    rewards against the real ones."""
     with torch.no_grad():
         rewards, p_end = [], []
         for i in range(0, len(val["z"]), 1024):
@@ -93,7 +101,8 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
             rr, pe = heads.predict(val["z_prev"][sl].to(device), val["z"][sl].to(device), val["action"][sl].to(device))
             rewards.append(rr.cpu())
             p_end.append(pe.cpu())
-    pred_r, pred_end = torch.cat(rewards), torch.cat(p_end) >= 0.5
+    estimate, pred_end = torch.cat(rewards), torch.cat(p_end) >= 0.5
+    pred = heads.events(estimate)                       # (n,) -1 / 0 / +1
     true_r, true_end = val["reward"], val["done"].bool()
 
     def pr(pred: torch.Tensor, true: torch.Tensor, hit: torch.Tensor) -> dict:
@@ -102,18 +111,21 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
                 "recall": tp / int(true.sum()) if true.any() else None,
                 "predicted": int(pred.sum()), "actual": int(true.sum())}
 
-    nz_pred, nz_true = pred_r != 0, true_r != 0
+    nz_pred, nz_true = pred != 0, true_r != 0
     out = {"steps": len(true_r),
-           "reward_nonzero": pr(nz_pred, nz_true, nz_pred & nz_true & (torch.sign(pred_r) == torch.sign(true_r))),
+           "reward_nonzero": pr(nz_pred, nz_true, nz_pred & nz_true & (pred == torch.sign(true_r).long())),
            "episode_end": pr(pred_end, true_end, pred_end & true_end),
-           "reward_class_accuracy": float((reward_classes(pred_r) == reward_classes(true_r)).float().mean()),
-           "reward_mae": float((pred_r - true_r).abs().mean())}
+           "reward_class_accuracy": float((pred + 1 == reward_classes(true_r)).float().mean()),
+           "reward_mae": float((estimate - true_r).abs().mean()),
+           # what returns are made of: the heads' rewards summed against the game's
+           "reward_sum": {"predicted": float(estimate.sum()), "actual": float(true_r.sum())}}
     return out
 
 
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
-                use_action: bool = HeadsConfig.use_action, generated=None, rollouts=None) -> dict:
+                use_action: bool = HeadsConfig.use_action, generated=None, rollouts=None,
+                reward_estimate: str = HeadsConfig.reward_estimate) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
 
@@ -150,7 +162,8 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
         world_steps = rollouts(path, episodes, train_ids, seed=seed, device=dev, progress=progress)
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
-                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run)
+                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
+                      reward_estimate=reward_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
