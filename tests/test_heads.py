@@ -99,7 +99,7 @@ def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world,
     config, tensors = load_checkpoint(out)
     heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16, use_action=True))
     old = asdict(heads.config)
-    del old["use_action"]
+    del old["use_action"], old["reward_estimate"]            # a heads block from before both fields
     config["heads"] = {"config": old, "metrics": {}}
     tensors.update({f"heads.{k}": v for k, v in heads.state_dict().items()})
     for f in out.glob("*.safetensors"):
@@ -107,6 +107,7 @@ def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world,
     save_checkpoint(out, config, tensors)
     w = World.from_pretrained(out)
     assert w.heads.config.use_action and w.heads.action is not None
+    assert w.heads.config.reward_estimate == "class"                  # as such heads were fitted
     assert torch.equal(w.heads.action.weight, heads.action.weight)
     assert not HeadsConfig().use_action                                # new heads read the frames only
 
@@ -204,3 +205,40 @@ def test_world_transitions_carry_the_real_label_of_each_generated_step():
         assert float(g["reward"][k]) == ep.rewards[i[k]] and bool(g["done"][k]) == ep.dones[i[k]]
         assert torch.equal(g["action"][k], torch.from_numpy(ep.actions[i[k]]))
     assert int(g["done"].sum()) > 3                       # every end is seen, from several starts
+
+
+def test_expected_rewards_add_up_to_the_return_where_a_class_vote_overcounts():
+    """A flash that is a kill one time in ten (the frame cannot tell which): class-balanced heads
+    call every flash a kill, so summed rewards come out several times the real ones; calibrated
+    heads ("expected") pay each flash a tenth of a kill, and the sums agree."""
+    gen = torch.Generator().manual_seed(0)
+    n = 6000
+    z_prev, z = torch.randn(n, 4, 8, 8, generator=gen), torch.randn(n, 4, 8, 8, generator=gen)
+    flash = torch.rand(n, generator=gen) < 0.5
+    z[flash, 0, 3:5, 3:5] += 4.0                          # the flash: plain to see
+    reward = torch.where(flash & (torch.rand(n, generator=gen) < 0.1), 2.0, 0.0)
+    data = {"z_prev": z_prev, "z": z, "action": torch.zeros(n, 25), "reward": reward, "done": torch.zeros(n, dtype=torch.bool)}
+    train = {k: v[:5000] for k, v in data.items()}
+    val = {k: v[5000:] for k, v in data.items()}
+    sums = {}
+    for estimate in ("class", "expected"):
+        heads = fit_heads(train, 25, steps=150, batch=128, progress=False, reward_estimate=estimate)
+        m = score_heads(heads, val)
+        sums[estimate] = m["reward_sum"]["predicted"] / m["reward_sum"]["actual"]
+    assert sums["class"] > 4.0                             # every flash a kill: ~10x
+    assert 0.6 < sums["expected"] < 1.5
+
+
+def test_expected_heads_read_rewards_as_probability_weighted_values():
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=25, dim=8,
+                                       reward_values=[-0.5, 2.0]))
+    torch.nn.init.zeros_(heads.out[2].weight)
+    with torch.no_grad():                                  # P(neg, zero, pos) = (0.1, 0.6, 0.3), whatever the input
+        heads.out[2].bias[:3] = torch.tensor([0.1, 0.6, 0.3]).log()
+    z = torch.randn(3, 4, 8, 8)
+    r, _ = heads.predict(z, z, torch.zeros(3, 25))
+    assert torch.allclose(r, torch.full((3,), 0.1 * -0.5 + 0.3 * 2.0))
+    assert heads.events(torch.tensor([0.99, 1.0, -0.25, -0.2, 0.0])).tolist() == [0, 1, -1, 0, 0]
+    heads.config.reward_estimate = "class"
+    assert torch.equal(heads.predict(z, z, torch.zeros(3, 25))[0], torch.zeros(3))   # the likeliest class: zero
