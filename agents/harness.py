@@ -138,7 +138,7 @@ def heads_scores(config: dict) -> dict:
     head that fires on real frames but never on the world's measures nothing. Empty where not
     measured."""
     metrics = (config.get("heads") or {}).get("metrics") or {}
-    pick = lambda m: {k: m[k] for k in ("reward_nonzero", "episode_end") if isinstance(m.get(k), dict)}
+    pick = lambda m: {k: m[k] for k in ("reward_nonzero", "episode_end", "reward_sum") if isinstance(m.get(k), dict)}
     return {"real": pick(metrics), "generated": pick(metrics.get("generated") or {})}
 
 
@@ -199,11 +199,16 @@ def _pr(score: dict | None) -> str:
 def _heads_table(heads: dict | None) -> str:
     if not heads or not (heads.get("real") or heads.get("generated")):
         return "The heads' precision and recall were not measured (heads fitted before they were kept)."
-    rows = [f"| {label} | {_pr(heads.get(k, {}).get('reward_nonzero'))} | {_pr(heads.get(k, {}).get('episode_end'))} |"
+    def summed(score: dict | None) -> str:
+        return f"{score['predicted']:.1f} / {score['actual']:.1f}" if score else "n/a"
+
+    rows = [f"| {label} | {_pr(heads.get(k, {}).get('reward_nonzero'))} | {_pr(heads.get(k, {}).get('episode_end'))} "
+            f"| {summed(heads.get(k, {}).get('reward_sum'))} |"
             for k, label in (("real", "held-out real latents"), ("generated", "the world's generated frames"))]
     return ("The world's returns come from its heads. Their precision / recall, as `train-heads` measured "
-            "them on held-out episodes:\n\n| judged on | reward events (non-zero) | episode end |\n|---|---|---|\n"
-            + "\n".join(rows))
+            "them on held-out episodes, and the rewards they add up to against the game's:\n\n"
+            "| judged on | reward events (non-zero) | episode end | rewards summed (heads / game) |\n"
+            "|---|---|---|---|\n" + "\n".join(rows))
 
 
 def write_agents_report(result: dict, out: Path) -> Path:

@@ -55,10 +55,11 @@ def test_report_gives_the_heads_precision_and_recall_on_real_and_generated_frame
     event = lambda p, r, n, a: {"precision": p, "recall": r, "predicted": n, "actual": a}
     config = {"heads": {"metrics": {"reward_nonzero": event(2 / 3, 1.0, 3, 2), "episode_end": event(None, None, 0, 0),
                                     "reward_mae": 0.1,
-                                    "generated": {"reward_nonzero": event(None, 0.0, 0, 5), "steps": 8}}}}
+                                    "generated": {"reward_nonzero": event(None, 0.0, 0, 5), "steps": 8,
+                                                  "reward_sum": {"predicted": 12.5, "actual": 10.0}}}}}
     heads = heads_scores(config)
     assert heads == {"real": {"reward_nonzero": event(2 / 3, 1.0, 3, 2), "episode_end": event(None, None, 0, 0)},
-                     "generated": {"reward_nonzero": event(None, 0.0, 0, 5)}}
+                     "generated": {"reward_nonzero": event(None, 0.0, 0, 5), "reward_sum": {"predicted": 12.5, "actual": 10.0}}}
     result = {"checkpoint": "w", "env": "procedural", "seed": 0, "episodes": 2, "steps": 3, "world_settings": {},
               "heads": heads, "spearman": 1.0, "kendall": 1.0, "pairwise_order_agreement": 1.0, "seconds": 1.0,
               "agents": {n: {"real_return": v, "real_ci": [v, v], "world_return": v, "world_ci": [v, v]}
@@ -67,7 +68,8 @@ def test_report_gives_the_heads_precision_and_recall_on_real_and_generated_frame
     real_row = next(line for line in text.splitlines() if line.startswith("| held-out real latents"))
     generated_row = next(line for line in text.splitlines() if line.startswith("| the world's generated frames"))
     assert "0.667 / 1.000 (3 predicted, 2 actual)" in real_row and "n/a / n/a (0 predicted, 0 actual)" in real_row
-    assert "n/a / 0.000 (0 predicted, 5 actual)" in generated_row and generated_row.endswith("| n/a |")
+    assert "n/a / 0.000 (0 predicted, 5 actual)" in generated_row and generated_row.endswith("| n/a | 12.5 / 10.0 |")
+    assert real_row.endswith("| n/a |")                           # summed rewards not measured there
     assert heads_scores({}) == {"real": {}, "generated": {}}
 
 
