@@ -31,8 +31,10 @@ def episode_seed(seed: int, episode: int) -> int:
     return int(seed) * 1000 + int(episode)
 
 
-def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, progress: bool = True):
-    """{agent: [return per episode]} and the start frames [episode] of the real game."""
+def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, progress: bool = True,
+                 lengths: dict | None = None):
+    """{agent: [return per episode]} and the start frames [episode] of the real game. `lengths`, if
+    given, receives {agent: [steps per episode]}."""
     out, starts = {}, []
     bar = tqdm(total=len(agents) * episodes, desc=f"real game ({env.name})", disable=not progress, unit="episode")
     for e in range(episodes):
@@ -42,13 +44,15 @@ def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, p
         for e in range(episodes):
             agent = make_agent(name, env.action_set, env.name)
             agent.reset(episode_seed(seed, e))
-            frame, total = env.reset(episode_seed(seed, e)), 0.0
+            frame, total, taken = env.reset(episode_seed(seed, e)), 0.0, 0
             for _ in range(steps):
                 frame, reward, done = env.step_native(agent.act(frame))
-                total += reward
+                total, taken = total + reward, taken + 1
                 if done:
                     break
             out[name].append(total)
+            if lengths is not None:
+                lengths.setdefault(name, []).append(taken)
             bar.update()
     bar.close()
     return out, starts
@@ -99,12 +103,13 @@ def _need_heads(world: World) -> None:
 
 
 def world_returns(world: World, agents: list[str], starts: list[np.ndarray], steps: int, seed: int,
-                  batch: int = 64, progress: bool = True) -> dict:
-    """{agent: [return per episode]} in the world, every (agent, episode) pair a row of a batch."""
+                  batch: int = 64, progress: bool = True, lengths: dict | None = None) -> dict:
+    """{agent: [return per episode]} in the world, every (agent, episode) pair a row of a batch.
+    `lengths`, if given, receives {agent: [steps per episode]} (up to the step the heads end it)."""
     _need_heads(world)
     env_name = world.config.get("env", {}).get("env", "")
     jobs = [(name, e) for name in agents for e in range(len(starts))]
-    totals = np.zeros(len(jobs))
+    totals, taken = np.zeros(len(jobs)), np.zeros(len(jobs), int)
     bar = tqdm(total=len(jobs) * steps, desc="world", disable=not progress, unit="step")
     for lo in range(0, len(jobs), batch):
         chunk = jobs[lo: lo + batch]
@@ -120,6 +125,7 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
             acts = [world.action_set[p.act(f)] if a else idle for p, f, a in zip(players, frames, alive)]
             frames = world.step(acts)
             totals[lo: lo + len(chunk)] += np.where(alive, world.reward, 0.0)
+            taken[lo: lo + len(chunk)] += alive
             alive &= ~np.asarray(world.done, bool)
             bar.update(len(chunk))
             if not alive.any():
@@ -127,8 +133,10 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
                 break
     bar.close()
     out = {name: [] for name in agents}
-    for (name, _), total in zip(jobs, totals):
+    for (name, _), total, n in zip(jobs, totals, taken):
         out[name].append(float(total))
+        if lengths is not None:
+            lengths.setdefault(name, []).append(int(n))
     return out
 
 
@@ -163,10 +171,10 @@ def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: in
     _need_heads(world)                                    # refuse before the real-game runs, too
     env = make_env(spec, size=world.resolution[0])
     try:
-        real, starts = real_returns(env, agents, episodes, steps, seed, progress)
+        real, starts = real_returns(env, agents, episodes, steps, seed, progress, lengths=(real_len := {}))
     finally:
         env.close()
-    sim = world_returns(world, agents, starts, steps, seed, batch, progress)
+    sim = world_returns(world, agents, starts, steps, seed, batch, progress, lengths=(sim_len := {}))
     result = {"checkpoint": str(checkpoint), "env": spec, "seed": int(seed), "episodes": int(episodes),
               "steps": int(steps), "world_settings": world.settings(), "heads": heads_scores(world.config),
               "agents": {}}
@@ -174,7 +182,9 @@ def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: in
         result["agents"][name] = {
             "real_return": float(np.mean(real[name])), "real_ci": list(bootstrap_ci(real[name], seed=seed + i)),
             "world_return": float(np.mean(sim[name])), "world_ci": list(bootstrap_ci(sim[name], seed=seed + i)),
-            "real_returns": real[name], "world_returns": sim[name]}
+            "real_returns": real[name], "world_returns": sim[name],
+            # how long episodes last: a world whose end head never fires plays every episode out
+            "real_steps": float(np.mean(real_len[name])), "world_steps": float(np.mean(sim_len[name]))}
     r = [result["agents"][n]["real_return"] for n in agents]
     w = [result["agents"][n]["world_return"] for n in agents]
     result["spearman"] = spearman(r, w)
@@ -211,6 +221,13 @@ def _heads_table(heads: dict | None) -> str:
             "|---|---|---|---|\n" + "\n".join(rows))
 
 
+def _steps(a: dict) -> str:
+    """'game / world' mean episode steps of one agent, or n/a (results from before they were kept)."""
+    if a.get("real_steps") is None or a.get("world_steps") is None:
+        return "n/a"
+    return f"{a['real_steps']:.0f} / {a['world_steps']:.0f}"
+
+
 def write_agents_report(result: dict, out: Path) -> Path:
     """DIR/agents.json, DIR/agents.png (world return against real return, 95% intervals) and
     DIR/report.md."""
@@ -235,16 +252,16 @@ def write_agents_report(result: dict, out: Path) -> Path:
     fig.savefig(out / "agents.png", dpi=110)
     plt.close(fig)
     rows = "\n".join(f"| {n} | {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}] | "
-                     f"{a['world_return']:.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}] |"
-                     for n, a in result["agents"].items())
+                     f"{a['world_return']:.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}] | "
+                     f"{_steps(a)} |" for n, a in result["agents"].items())
     md = f"""# Agents in {result['env']}: the world against the real game
 
 Checkpoint `{result['checkpoint']}`, sampling {result['world_settings']}.
 {result['episodes']} episodes per agent (real-game seeds {episode_seed(result['seed'], 0)}..{episode_seed(result['seed'], result['episodes'] - 1)}), {result['steps']} steps each, the same start frames in both.
 Returns: mean over episodes [bootstrap 95% interval].
 
-| agent | real game | world |
-|---|---|---|
+| agent | real game | world | mean steps (game / world) |
+|---|---|---|---|
 {rows}
 
 - Spearman's rho (agents' mean returns, world vs real): **{_num(result['spearman'])}**

@@ -91,7 +91,8 @@ def test_vector_env_equals_single_envs_with_the_same_seeds_and_actions(tiny_worl
                 o, r, te, tr, _ = env.step(int(acts[i]))
             ended[i] = te or tr
             assert np.abs(o.astype(int) - obs[i]).max() <= 2
-            assert (r, te, tr) == (rew[i], term[i], trunc[i]), (t, i)
+            # rewards are probability-weighted values: equal up to float rounding, as frames are
+            assert abs(r - rew[i]) <= 1e-4 and (te, tr) == (term[i], trunc[i]), (t, i)
     assert restarts >= 5                             # episodes ended at different steps in different rows
     with pytest.raises(ValueError, match="actions must be 4 integers"):
         vec.step([0, 1])

@@ -45,6 +45,8 @@ def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world,
         a = data["agents"][name]
         assert a["real_ci"][0] <= a["real_return"] <= a["real_ci"][1]
         assert a["world_ci"][0] <= a["world_return"] <= a["world_ci"][1]
+        assert a["real_steps"] == 4.0 and 1.0 <= a["world_steps"] <= 4.0   # the procedural game never ends
+    assert "| 4 / " in out.read_text()                                       # steps: game / world
     assert data["spearman"] is None                    # real returns all equal: no ranking, said as null
     assert (tmp_path / "out" / "agents.png").stat().st_size > 1000 and "Spearman" in out.read_text()
     assert data["heads"] == {"real": {}, "generated": {}} and "were not measured" in out.read_text()
