@@ -125,7 +125,7 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
             acts = [world.action_set[p.act(f)] if a else idle for p, f, a in zip(players, frames, alive)]
             frames = world.step(acts)
             totals[lo: lo + len(chunk)] += np.where(alive, world.reward, 0.0)
-            taken[lo: lo + len(chunk)] += alive
+            taken[lo: lo + len(chunk)] += alive.astype(int)
             alive &= ~np.asarray(world.done, bool)
             bar.update(len(chunk))
             if not alive.any():
@@ -217,7 +217,7 @@ def _heads_table(heads: dict | None) -> str:
             for k, label in (("real", "held-out real latents"), ("generated", "the world's generated frames"))]
     return ("The world's returns come from its heads. Their precision / recall, as `train-heads` measured "
             "them on held-out episodes, and the rewards they add up to against the game's:\n\n"
-            "| judged on | reward events (non-zero) | episode end | rewards summed (heads / game) |\n"
+            "| judged on | reward events (>= half a kind's value) | episode end | rewards summed (heads / game) |\n"
             "|---|---|---|---|\n" + "\n".join(rows))
 
 

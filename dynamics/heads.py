@@ -17,7 +17,8 @@ How a step's reward is read from the classes (`reward_estimate`):
       an agent that fires all the time collects a kill at every flash (defend_the_center: 39 in
       the world against 2 in the game). The heads are separate from the transformer, so a world can get
 them after its dynamics are trained (`worldmodel train-heads`); at play time they read the
-generated latents, so training adds play-time context noise to the real latents.
+generated latents, so they are fitted on the world's own latents of recorded episodes next to the
+real ones, both with play-time context noise added.
 """
 from __future__ import annotations
 
@@ -92,7 +93,8 @@ def reward_classes(rewards: torch.Tensor) -> torch.Tensor:
 
 
 def heads_loss(heads: RewardEndHeads, z_prev, z, action, rewards, dones, class_weight, end_weight):
-    """Class-balanced cross-entropy on the reward class + weighted BCE on the end flag."""
+    """Cross-entropy on the reward class (class weights from the caller: balanced, or all 1 for
+    calibrated "expected" heads) + weighted BCE on the end flag."""
     logits, end = heads(z_prev, z, action)
     r = F.cross_entropy(logits, reward_classes(rewards), weight=class_weight)
     e = F.binary_cross_entropy_with_logits(end, dones.float(), pos_weight=end_weight)

@@ -17,7 +17,7 @@ for v in $VARIANTS; do
     rm -rf "$out" && mkdir -p "$out"
     # the checkpoint only (not its work/ folder of training state, nor its eval/)
     dest=$(cd "$out" && pwd)
-    (cd "$RUN/world" && cp -r $(ls | grep -v '^work$\|^eval$') "$dest/")
+    find "$RUN/world" -mindepth 1 -maxdepth 1 ! -name work ! -name eval -exec cp -r {} "$dest/" \;
     worldmodel train-heads "$out" --data "$RUN/world/work/data" --reward-estimate "$v" --device cpu
     worldmodel agents eval "$out" --agents ladder --episodes 16 --seed 7 --device cpu --out "$out/agents-eval"
 done

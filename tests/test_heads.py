@@ -242,3 +242,18 @@ def test_expected_heads_read_rewards_as_probability_weighted_values():
     assert heads.events(torch.tensor([0.99, 1.0, -0.25, -0.2, 0.0])).tolist() == [0, 1, -1, 0, 0]
     heads.config.reward_estimate = "class"
     assert torch.equal(heads.predict(z, z, torch.zeros(3, 25))[0], torch.zeros(3))   # the likeliest class: zero
+
+
+def test_a_world_whose_heads_block_is_broken_still_loads_without_heads_for_refitting(tiny_world, tmp_path):
+    """train-heads rolls the world out to refit its heads; the old block must not stand in the way."""
+    import pytest
+    from worldmodel.checkpoint import CheckpointError, save_checkpoint
+    out = tmp_path / "broken"
+    shutil.copytree(tiny_world, out)
+    config, tensors = load_checkpoint(out)
+    config["heads"] = {"config": {"no_such_field": 1}, "metrics": {}}
+    save_checkpoint(out, config, tensors)
+    with pytest.raises(CheckpointError, match="broken heads block"):
+        World.from_pretrained(out)
+    w = World.from_pretrained(out, heads=None)
+    assert w.heads is None and w.reset() is not None

@@ -200,8 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     th = sub.add_parser("train-heads", help="fit a world's reward and episode-end heads (for agents)",
                         description="Fit small reward and episode-end heads on a recording of the world's game "
-                                    "(default: the recording it was trained on), report precision/recall of non-zero "
-                                    "rewards and of episode ends on the held-out episodes, and add the heads to the "
+                                    "(default: the recording it was trained on) and on the world's own frames of its "
+                                    "training episodes, report precision/recall of reward events (a predicted reward "
+                                    "of at least half a class's value) and of episode ends, and the rewards summed "
+                                    "against the game's, on the held-out episodes, and add the heads to the "
                                     "world's checkpoint (its dynamics are untouched). WorldEnv takes rewards and "
                                     "episode ends from them.")
     th.add_argument("world", help="a world checkpoint folder (or shipped name; that rewrites the shipped files)")

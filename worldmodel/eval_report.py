@@ -351,7 +351,7 @@ def format_heads(m: dict) -> str:
     fit = m.get("fit_on")
     text = (f"fit on {fit['real_steps']} real steps + {fit['world_steps']} of the world's own\n" if fit else "")
     text += (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
-            f"  non-zero reward (right sign): {pr(m['reward_nonzero'])}\n"
+            f"  reward events (right sign): {pr(m['reward_nonzero'])}\n"
             f"  episode end: {pr(m['episode_end'])}\n"
             f"  reward class accuracy {m['reward_class_accuracy']:.3f}, reward MAE {m['reward_mae']:.3f}"
             + _sums(m))
@@ -359,7 +359,7 @@ def format_heads(m: dict) -> str:
     if g:
         text += (f"\non the world's own frames ({g['rollouts']} rollouts of {g['steps']} steps with the real actions, "
                  f"events matched within {g['tolerance']} step):\n"
-                 f"  non-zero reward (right sign): {pr(g['reward_nonzero'])}\n"
+                 f"  reward events (right sign): {pr(g['reward_nonzero'])}\n"
                  f"  episode end: {pr(g['episode_end'])}" + _sums(g))
     return text
 

@@ -438,7 +438,8 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
 def heads_rollouts(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:
     """`generated_transitions` of the world saved at `path` (what `train_heads(rollouts=...)` takes)."""
     from .world import World
-    return generated_transitions(World.from_pretrained(path, device=device), episodes, ids, seed=seed,
+    # without its heads: the ones being replaced may not even load (a broken or outdated block)
+    return generated_transitions(World.from_pretrained(path, device=device, heads=None), episodes, ids, seed=seed,
                                  progress=progress)
 
 

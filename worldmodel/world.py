@@ -75,7 +75,8 @@ class World:
         path = resolve_checkpoint(name_or_path)
         config, tensors = load_checkpoint(path)
         ae, den = build_world_parts(path, config, tensors)
-        settings.setdefault("heads", load_heads(path, config, tensors))
+        if "heads" not in settings:                  # heads=None: without them (refitting them, say)
+            settings["heads"] = load_heads(path, config, tensors)
         if fast is not None and teacher_dir(path, config) is None:
             raise ValueError(f"{path} is not a distilled student, so it has no fast/slow switch")
         if fast is False:  # the teacher as the main path; the student stays switchable
