@@ -217,7 +217,7 @@ def _heads_table(heads: dict | None) -> str:
             for k, label in (("real", "held-out real latents"), ("generated", "the world's generated frames"))]
     return ("The world's returns come from its heads. Their precision / recall, as `train-heads` measured "
             "them on held-out episodes, and the rewards they add up to against the game's:\n\n"
-            "| judged on | reward events (>= half a kind's value) | episode end | rewards summed (heads / game) |\n"
+            "| judged on | reward events (>= half a class's value) | episode end | rewards summed (heads / game) |\n"
             "|---|---|---|---|\n" + "\n".join(rows))
 
 
