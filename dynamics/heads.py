@@ -15,10 +15,12 @@ How a step's reward is read from the classes (`reward_estimate`):
   "class" (heads fitted before): the value of the most likely class under a class-balanced loss.
       It finds rare events, but calls a step a kill wherever P(kill) passes about one in ten, so
       an agent that fires all the time collects a kill at every flash (defend_the_center: 39 in
-      the world against 2 in the game). The heads are separate from the transformer, so a world can get
-them after its dynamics are trained (`worldmodel train-heads`); at play time they read the
-generated latents, so they are fitted on the world's own latents of recorded episodes next to the
-real ones, both with play-time context noise added.
+      the world against 2 in the game).
+
+The heads are separate from the transformer, so a world can get them after its dynamics are
+trained (`worldmodel train-heads`); at play time they read the generated latents, so they are
+fitted on the world's own latents of recorded episodes next to the real ones, both with
+play-time context noise added.
 """
 from __future__ import annotations
 

@@ -44,8 +44,8 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     """Train heads on transitions (dict from `transitions`) on the shared loop (cosine learning
     rate without warm-up, no EMA, fp32). reward_estimate "expected": a plain cross-entropy on the
     reward class, so its probabilities are calibrated; "class": a class-balanced one
-    (dynamics/heads.py says why the first is the default). The end flag's loss is balanced. `out`: a folder for the resumable state (a killed fit resumes
-    there); None = a temporary one."""
+    (dynamics/heads.py says why the first is the default). The end flag's loss is balanced.
+    `out`: a folder for the resumable state (a killed fit resumes there); None = a temporary one."""
     if out is None:
         with tempfile.TemporaryDirectory() as tmp:
             return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
@@ -58,13 +58,13 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
     counts = torch.bincount(reward_classes(r), minlength=3).float()
-    # inverse-frequency weights, capped: a class seen 3 times must not dominate the loss
-    class_weight = (counts.sum() / (3 * counts.clamp(min=1))).clamp(max=50.0)
-    class_weight[counts == 0] = 0.0
-    n_end = float(train["done"].sum())
-    end_weight = torch.tensor(min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
     if reward_estimate == "expected":                   # calibrated rewards: every step weighs the same
         class_weight = (counts > 0).float()
+    else:         # inverse-frequency weights, capped: a class seen 3 times must not dominate the loss
+        class_weight = (counts.sum() / (3 * counts.clamp(min=1))).clamp(max=50.0)
+        class_weight[counts == 0] = 0.0
+    n_end = float(train["done"].sum())
+    end_weight = torch.tensor(min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
     # The end head stays balanced either way: an episode ends only where P(end) >= 0.5, and
     # calibrated it stays below that even on real frames (the game ends at the hit that kills,
     # before a death shows), so a world's episodes would never end.
