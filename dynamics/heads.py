@@ -17,6 +17,16 @@ How a step's reward is read from the classes (`reward_estimate`):
       an agent that fires all the time collects a kill at every flash (defend_the_center: 39 in
       the world against 2 in the game).
 
+The end head is fitted with the rare end steps weighted up (`end_weight`, so it finds them);
+`predict` undoes that weight, so the P(end) it returns is calibrated. How a world reads it
+(`end_estimate`):
+  "threshold" (the default, and all heads fitted before): the episode ends where the weighted
+      head says P >= 0.5, i.e. where the calibrated P passes 1 / (1 + end_weight).
+  "sample": every step ends the episode with the calibrated P, drawn from the world's noise
+      stream. A threshold never fires where death cannot be seen coming (a player killed from
+      behind: defend_the_center's idle player lived 288 world steps against 70 in the game);
+      drawn, small per-step risks add up to an episode length.
+
 The heads are separate from the transformer, so a world can get them after its dynamics are
 trained (`worldmodel train-heads`); at play time they read the generated latents, so they are
 fitted on the world's own latents of recorded episodes next to the real ones, both with
@@ -24,6 +34,7 @@ play-time context noise added.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -46,10 +57,18 @@ class HeadsConfig:
     reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
     # "expected" or "class" (see the module docstring); heads saved before it existed are "class"
     reward_estimate: str = "expected"
+    # the weight of the end steps in the end head's loss (1.0 for heads saved before it existed)
+    end_weight: float = 1.0
+    # "threshold" or "sample" (see the module docstring)
+    end_estimate: str = "threshold"
 
     def __post_init__(self):
         if self.reward_estimate not in ("expected", "class"):
             raise ValueError(f"reward_estimate must be 'expected' or 'class', got {self.reward_estimate!r}")
+        if self.end_estimate not in ("threshold", "sample"):
+            raise ValueError(f"end_estimate must be 'threshold' or 'sample', got {self.end_estimate!r}")
+        if not self.end_weight > 0:
+            raise ValueError(f"end_weight must be > 0, got {self.end_weight!r}")
 
 
 class RewardEndHeads(nn.Module):
@@ -74,13 +93,25 @@ class RewardEndHeads(nn.Module):
 
     @torch.no_grad()
     def predict(self, z_prev, z, action) -> tuple[torch.Tensor, torch.Tensor]:
-        """The reward of the step (b,) (as `reward_estimate` says) and P(episode ended) (b,)."""
+        """The reward of the step (b,) (as `reward_estimate` says) and the calibrated P(episode
+        ended) (b,): the end weight of the loss taken back out (odds / end_weight)."""
         logits, end = self(z_prev.float(), z.float(), action.float())
         lo, hi = self.config.reward_values
         values = torch.tensor([lo, 0.0, hi], device=logits.device)
+        p_end = torch.sigmoid(end - math.log(self.config.end_weight))
         if self.config.reward_estimate == "expected":
-            return logits.softmax(-1) @ values, torch.sigmoid(end)
-        return values[logits.argmax(-1)], torch.sigmoid(end)
+            return logits.softmax(-1) @ values, p_end
+        return values[logits.argmax(-1)], p_end
+
+    def ends(self, p_end: torch.Tensor, uniform: torch.Tensor | None = None) -> torch.Tensor:
+        """Whether each step (b,) ended its episode, from `predict`'s calibrated P(end) (b,), as
+        `end_estimate` says: P >= 1 / (1 + end_weight) ("threshold"), or uniform < P ("sample",
+        `uniform` (b,) drawn by the caller from its own generator)."""
+        if self.config.end_estimate == "threshold":
+            return p_end >= 1.0 / (1.0 + self.config.end_weight)
+        if uniform is None:
+            raise ValueError("heads with end_estimate='sample' need uniform draws to decide the ends")
+        return uniform < p_end
 
     def events(self, rewards: torch.Tensor) -> torch.Tensor:
         """Predicted rewards (b,) as events -1 / 0 / +1: at least half a class's value (for "class"

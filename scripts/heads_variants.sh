@@ -4,6 +4,8 @@
 # of it, and rank the game's ladder of agents in each (fresh seeds 7000+, as that script does):
 #   class:    the likeliest reward class under a class-balanced loss (the heads before 2026-12-06)
 #   expected: the probability-weighted reward under a plain loss (the default now)
+# A variant may add "-sample": the episode ends drawn from the end head's calibrated probability
+# instead of a threshold (e.g. expected-sample; `worldmodel train-heads --end-estimate`).
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -18,6 +20,9 @@ for v in $VARIANTS; do
     # the checkpoint only (not its work/ folder of training state, nor its eval/)
     dest=$(cd "$out" && pwd)
     find "$RUN/world" -mindepth 1 -maxdepth 1 ! -name work ! -name eval -exec cp -r {} "$dest/" \;
-    worldmodel train-heads "$out" --data "$RUN/world/work/data" --reward-estimate "$v" --device cpu
+    reward=${v%%-*}
+    end=threshold
+    [ "$v" = "$reward-sample" ] && end=sample
+    worldmodel train-heads "$out" --data "$RUN/world/work/data" --reward-estimate "$reward" --end-estimate "$end" --device cpu
     worldmodel agents eval "$out" --agents ladder --episodes 16 --seed 7 --device cpu --out "$out/agents-eval"
 done

@@ -128,6 +128,7 @@ class _EchoWorld:
         self.reward = np.array([self.episodes[e].rewards[max(0, s + self.t - self.lag)] if s + self.t - self.lag > s
                                 else 0.0 for e, s in self.at], np.float32)
         self.done = np.zeros(len(self.at), bool)
+        self.end_probability = np.zeros(len(self.at), np.float32)
 
 
 def test_heads_on_generated_frames_match_events_within_the_tolerance():
@@ -257,3 +258,74 @@ def test_a_world_whose_heads_block_is_broken_still_loads_without_heads_for_refit
         World.from_pretrained(out)
     w = World.from_pretrained(out, heads=None)
     assert w.heads is None and w.reset() is not None
+
+
+def test_end_head_is_fitted_balanced_and_read_calibrated():
+    """Ends are rare, so the end head's loss weights them up; `predict` must take that weight back
+    out. Where an episode ends one step in four (a signal in the frame) and one in fifty
+    elsewhere, the calibrated P(end) lands near those rates (the weighted head alone would say
+    about 0.9 and 0.5), its sum near the number of ends, and the threshold rule still fires
+    exactly where the weighted head passes 0.5."""
+    from worldmodel.action import ACTION_DIM
+    g = torch.Generator().manual_seed(0)
+    n = 4000
+    z = torch.randn(n, 4, 4, 4, generator=g)
+    signal = torch.rand(n, generator=g) < 0.3
+    z[signal, 0] += 1.5                                                  # the frames that show it
+    done = torch.rand(n, generator=g) < torch.where(signal, 0.25, 0.02)
+    data = {"z_prev": torch.randn(n, 4, 4, 4, generator=g), "z": z, "action": torch.zeros(n, ACTION_DIM),
+            "reward": torch.zeros(n), "done": done}
+    heads = fit_heads(data, ACTION_DIM, steps=600, batch=256, noise=0.0, progress=False)
+    assert heads.config.end_weight > 5                                   # fitted with the ends weighted up
+    _, p = heads.predict(data["z_prev"], z, data["action"])
+    assert 0.18 < float(p[signal].mean()) < 0.3 and 0.01 < float(p[~signal].mean()) < 0.03
+    m = score_heads(heads, data)
+    assert 0.85 < m["end_sum"]["predicted"] / m["end_sum"]["actual"] < 1.15
+    weighted = torch.sigmoid(heads(data["z_prev"], z, data["action"])[1])
+    assert torch.equal(heads.ends(p), weighted >= 0.5)
+
+
+def test_sampled_ends_follow_the_calibrated_probability_and_the_seed(tiny_world, tmp_path):
+    """end_estimate "sample": each world ends a step with the heads' calibrated P(end), drawn from
+    its own noise stream, so a seed replays the same ends; "threshold" draws nothing, so its
+    frames are those of a world without heads."""
+    from dataclasses import asdict
+
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.action import ACTION_DIM
+    from worldmodel.checkpoint import save_checkpoint
+    config, tensors = load_checkpoint(tiny_world)
+    plain = World.from_pretrained(tiny_world)
+    for mode in ("sample", "threshold"):
+        heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16,
+                                           end_weight=9.0, end_estimate=mode))
+        with torch.no_grad():                           # a constant end logit: weighted P 0.75, calibrated 0.25
+            heads.out[-1].weight.zero_()
+            heads.out[-1].bias.zero_()
+            heads.out[-1].bias[3] = float(np.log(3.0))
+        out = tmp_path / mode
+        shutil.copytree(tiny_world, out)
+        cfg = dict(config, heads={"config": asdict(heads.config), "metrics": {}})
+        for f in out.glob("*.safetensors"):
+            f.unlink()
+        save_checkpoint(out, cfg, {**tensors, **{f"heads.{k}": v for k, v in heads.state_dict().items()}})
+        runs = []
+        for _ in range(2):
+            w = World.from_pretrained(out)
+            w.reset([None] * 64, seed=list(range(64)))
+            assert not w.done.any()
+            ends = []
+            for _ in range(4):
+                w.step(Action())
+                assert np.allclose(w.end_probability, 0.25, atol=1e-4)
+                ends.append(w.done.copy())
+            runs.append(np.stack(ends))
+        assert np.array_equal(runs[0], runs[1])                           # the seed decides the ends
+        if mode == "sample":
+            assert 0.15 < runs[0].mean() < 0.35
+        else:
+            assert runs[0].all()                                          # 0.25 >= 1 / (1 + 9)
+            plain.reset([None] * 64, seed=list(range(64)))
+            for _ in range(4):
+                frames = plain.step(Action())
+            assert np.array_equal(frames, w.frame)

@@ -221,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "classes, fitted with a plain loss, so an episode's rewards add up to an estimate of its "
                          "return; class: the likeliest class under a class-balanced loss (finds rare events, but "
                          "counts every doubtful one in full)")
+    th.add_argument("--end-estimate", choices=["threshold", "sample"], default="threshold",
+                    help="threshold (default): an episode ends where the end head, fitted with the rare ends "
+                         "weighted up, passes 0.5; sample: every step ends the episode with the head's calibrated "
+                         "probability, drawn from the world's noise, so that risks no single frame shows add up "
+                         "to an episode length")
     th.add_argument("--real-only", action="store_true",
                     help="fit the heads on the recording's real latent frames only. By default the world's own "
                          "frames of the training episodes are added (rollouts of 8 steps with the real actions, "
@@ -550,7 +555,8 @@ def cmd_train_heads(args) -> int:
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
                     use_action=args.with_action, generated=None if args.skip_generated else heads_on_generated,
-                    rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate)
+                    rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate,
+                    end_estimate=args.end_estimate)
     print(format_heads(m))
     return 0
 

@@ -365,9 +365,12 @@ def format_heads(m: dict) -> str:
 
 
 def _sums(m: dict) -> str:
-    """The heads' rewards summed against the game's (what returns are made of), if measured."""
-    s = m.get("reward_sum")
-    return f"\n  rewards summed: {s['predicted']:.1f} predicted, {s['actual']:.1f} actual" if s else ""
+    """The heads' rewards and end probabilities summed against the game's (what returns and
+    episode lengths are made of), if measured."""
+    s, e = m.get("reward_sum"), m.get("end_sum")
+    text = f"\n  rewards summed: {s['predicted']:.1f} predicted, {s['actual']:.1f} actual" if s else ""
+    return text + (f"\n  episode ends summed (calibrated P): {e['predicted']:.1f} predicted, {e['actual']} actual"
+                   if e else "")
 
 
 def player_summary(m: dict, colour: bool = False,

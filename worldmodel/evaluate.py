@@ -366,7 +366,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
     recall 0 here."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
     pred_r, true_r, pred_d, true_d = [], [], [], []
-    got, true_r_values = 0.0, []                                # the heads' rewards summed; the game's
+    got, got_end, true_r_values = 0.0, 0.0, []    # the heads' rewards and P(end) summed; the game's rewards
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="heads on generated frames", disable=not progress):
         n = min(steps, min(len(episodes[e]) - 1 - s for e, s in chunk))
@@ -377,6 +377,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
             rs.append(_events(world, np.asarray(world.reward, np.float32)))
             got += float(np.sum(world.reward))
             ds.append(np.asarray(world.done, bool))
+            got_end += float(np.sum(world.end_probability))
         pred_r.append(np.stack(rs, 1))
         pred_d.append(np.stack(ds, 1))
         true_r_values.append(np.stack([episodes[e].rewards[s + 1:s + n + 1] for e, s in chunk]))
@@ -395,7 +396,8 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
 
     return {"rollouts": len(starts), "steps": steps, "tolerance": tol,
             "reward_nonzero": pr(pred_r, true_r), "episode_end": pr(pred_d, true_d),
-            "reward_sum": {"predicted": got, "actual": float(sum(t.sum() for t in true_r_values))}}
+            "reward_sum": {"predicted": got, "actual": float(sum(t.sum() for t in true_r_values))},
+            "end_sum": {"predicted": got_end, "actual": int(sum(d.sum() for d in true_d))}}
 
 
 def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, batch: int = 64, seed: int = 0,

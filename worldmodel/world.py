@@ -38,7 +38,8 @@ class PlayState:
     latent: torch.Tensor | None = None # (b, c, h, w): the newest latent frame
     z_prev: torch.Tensor | None = None # with heads: the latent the newest reward is read against
     reward: np.ndarray | None = None   # with heads: the newest step's reward, per world
-    end_prob: np.ndarray | None = None # with heads: the newest step's episode-end probability, per world
+    end_prob: np.ndarray | None = None # with heads: the newest step's calibrated episode-end probability, per world
+    ended: np.ndarray | None = None    # with heads: whether the newest step ended its episode, per world
 
 
 class World:
@@ -182,11 +183,20 @@ class World:
 
     @property
     def done(self):
-        """Whether the heads say the episode ended at the last step (P >= 0.5): bool or (B,)
-        array; None without heads."""
+        """Whether the heads say the episode ended at the last step (as their `end_estimate`
+        says: a threshold, or drawn from the world's noise stream): bool or (B,) array; None
+        without heads. False after reset."""
+        self._require_reset()
+        d = self._state.ended
+        return None if d is None else (d if self._state.batched else bool(d[0]))
+
+    @property
+    def end_probability(self):
+        """The heads' calibrated probability that the last step ended the episode: float or (B,)
+        array; None without heads. 0 after reset."""
         self._require_reset()
         p = self._state.end_prob
-        return None if p is None else (p >= 0.5 if self._state.batched else bool(p[0] >= 0.5))
+        return None if p is None else (p if self._state.batched else float(p[0]))
 
     @property
     def latent(self):
@@ -238,6 +248,7 @@ class World:
         if self.heads is not None:
             st = self._state
             st.z_prev, st.reward, st.end_prob = z, np.zeros(b, np.float32), np.zeros(b, np.float32)
+            st.ended = np.zeros(b, bool)
         return frames if batched else frames[0]
 
     @torch.no_grad()
@@ -290,8 +301,8 @@ class World:
         if self.heads is not None:
             st.z_prev = st.z_prev.clone()
             st.z_prev[idx] = z
-            st.reward, st.end_prob = st.reward.copy(), st.end_prob.copy()
-            st.reward[rows], st.end_prob[rows] = 0.0, 0.0
+            st.reward, st.end_prob, st.ended = st.reward.copy(), st.end_prob.copy(), st.ended.copy()
+            st.reward[rows], st.end_prob[rows], st.ended[rows] = 0.0, 0.0, False
         return st.frames
 
     @torch.no_grad()
@@ -320,7 +331,10 @@ class World:
         st.frames, st.latent = frames, z
         if self.heads is not None:                                             # the step's reward and end
             r, p_end = self.heads.predict(st.z_prev, z, acts)
+            u = self._rand(b) if self.heads.config.end_estimate == "sample" else None   # only then: same noise as before
+            ended = self.heads.ends(p_end, u)
             st.z_prev, st.reward, st.end_prob = z, r.cpu().numpy(), p_end.cpu().numpy()
+            st.ended = ended.cpu().numpy()
         return frames if st.batched else frames[0]
 
     def fork(self) -> "World":
@@ -397,6 +411,13 @@ class World:
             return torch.randn(shape, generator=gens[0], device=self.device)
         gens = gens if rows is None else [gens[i] for i in rows]
         return torch.cat([torch.randn((1, *shape[1:]), generator=g, device=self.device) for g in gens])
+
+    def _rand(self, b: int) -> torch.Tensor:
+        """Uniform draws (b,), one per world, from the same streams as `_randn`."""
+        gens = self._state.generators
+        if len(gens) == 1:
+            return torch.rand(b, generator=gens[0], device=self.device)
+        return torch.cat([torch.rand(1, generator=g, device=self.device) for g in gens])
 
     def _fit(self, images) -> np.ndarray:
         """Images (None = the start image) as uint8 frames (b, H, W, 3) at this world's size."""

@@ -40,7 +40,8 @@ def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.T
 def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
               noise: float = 0.1, seed: int = 0, device=None, progress: bool = True,
               use_action: bool = HeadsConfig.use_action, out: str | Path | None = None,
-              save_every: float = 120.0, reward_estimate: str = HeadsConfig.reward_estimate) -> RewardEndHeads:
+              save_every: float = 120.0, reward_estimate: str = HeadsConfig.reward_estimate,
+              end_estimate: str = HeadsConfig.end_estimate) -> RewardEndHeads:
     """Train heads on transitions (dict from `transitions`) on the shared loop (cosine learning
     rate without warm-up, no EMA, fp32). reward_estimate "expected": a plain cross-entropy on the
     reward class, so its probabilities are calibrated; "class": a class-balanced one
@@ -49,25 +50,26 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     if out is None:
         with tempfile.TemporaryDirectory() as tmp:
             return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
-                             save_every, reward_estimate)
+                             save_every, reward_estimate, end_estimate)
     torch.manual_seed(seed)
     r = train["reward"]
     neg, pos = r[r < 0], r[r > 0]
-    cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
-                      use_action=use_action, reward_estimate=reward_estimate,
-                      reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
-    heads = RewardEndHeads(cfg)
     counts = torch.bincount(reward_classes(r), minlength=3).float()
     if reward_estimate == "expected":                   # calibrated rewards: every step weighs the same
         class_weight = (counts > 0).float()
     else:         # inverse-frequency weights, capped: a class seen 3 times must not dominate the loss
         class_weight = (counts.sum() / (3 * counts.clamp(min=1))).clamp(max=50.0)
         class_weight[counts == 0] = 0.0
+    # The end head is fitted balanced either way (rare ends weighted up, capped), so that a
+    # threshold finds them; the weight goes into the config, and `predict` takes it back out.
     n_end = float(train["done"].sum())
-    end_weight = torch.tensor(min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
-    # The end head stays balanced either way: an episode ends only where P(end) >= 0.5, and
-    # calibrated it stays below that even on real frames (the game ends at the hit that kills,
-    # before a death shows), so a world's episodes would never end.
+    end_weight = min(50.0, (len(r) - n_end) / max(n_end, 1.0))
+    cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
+                      use_action=use_action, reward_estimate=reward_estimate, end_estimate=end_estimate,
+                      end_weight=max(end_weight, 1e-3),
+                      reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
+    heads = RewardEndHeads(cfg)
+    end_weight = torch.tensor(cfg.end_weight)
     loop = TrainLoop(out, "heads", heads,
                      LoopConfig(steps=steps, lr=lr, weight_decay=1e-4, betas=(0.9, 0.999), warmup=0, lr_floor=0.0,
                                 clip=None, precision="fp32", save_every=save_every),
@@ -92,8 +94,8 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
 
 def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
     """Precision/recall of reward events (`heads.events`; a hit needs the right sign) and of
-    episode ends (P >= 0.5), with the base rates they are to be read against, and the summed
-    rewards against the real ones."""
+    episode ends (the threshold rule of `heads.ends`), with the base rates they are to be read
+    against; the summed rewards and end probabilities against the real ones."""
     with torch.no_grad():
         rewards, p_end = [], []
         for i in range(0, len(val["z"]), 1024):
@@ -101,7 +103,8 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
             rr, pe = heads.predict(val["z_prev"][sl].to(device), val["z"][sl].to(device), val["action"][sl].to(device))
             rewards.append(rr.cpu())
             p_end.append(pe.cpu())
-    estimate, pred_end = torch.cat(rewards), torch.cat(p_end) >= 0.5
+    estimate, p_end = torch.cat(rewards), torch.cat(p_end)
+    pred_end = p_end >= 1.0 / (1.0 + heads.config.end_weight)   # the threshold rule, whatever end_estimate
     pred = heads.events(estimate)                       # (n,) -1 / 0 / +1
     true_r, true_end = val["reward"], val["done"].bool()
 
@@ -118,14 +121,17 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
            "reward_class_accuracy": float((pred + 1 == reward_classes(true_r)).float().mean()),
            "reward_mae": float((estimate - true_r).abs().mean()),
            # what returns are made of: the heads' rewards summed against the game's
-           "reward_sum": {"predicted": float(estimate.sum()), "actual": float(true_r.sum())}}
+           "reward_sum": {"predicted": float(estimate.sum()), "actual": float(true_r.sum())},
+           # what episode lengths are made of: the calibrated P(end) summed against the game's ends
+           "end_sum": {"predicted": float(p_end.sum()), "actual": int(true_end.sum())}}
     return out
 
 
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
                 use_action: bool = HeadsConfig.use_action, generated=None, rollouts=None,
-                reward_estimate: str = HeadsConfig.reward_estimate) -> dict:
+                reward_estimate: str = HeadsConfig.reward_estimate,
+                end_estimate: str = HeadsConfig.end_estimate) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
 
@@ -163,7 +169,7 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
                       noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
-                      reward_estimate=reward_estimate)
+                      reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
