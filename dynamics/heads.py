@@ -21,7 +21,9 @@ The end head is fitted with the rare end steps weighted up (`end_weight`, so it 
 `predict` undoes that weight, so the P(end) it returns is calibrated. How a world reads it
 (`end_estimate`):
   "threshold" (the default, and all heads fitted before): the episode ends where the weighted
-      head says P >= 0.5, i.e. where the calibrated P passes 1 / (1 + end_weight).
+      head says P >= 0.5, i.e. where the calibrated P passes 1 / (1 + end_weight). (Heads
+      saved before `end_weight` existed load with 1.0: their P(end) is the weighted one, not
+      calibrated, and their ends are decided as they always were.)
   "sample": every step ends the episode with the calibrated P, drawn from the world's noise
       stream. A threshold never fires where death cannot be seen coming (a player killed from
       behind: defend_the_center's idle player lived 288 world steps against 70 in the game);
@@ -57,7 +59,8 @@ class HeadsConfig:
     reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
     # "expected" or "class" (see the module docstring); heads saved before it existed are "class"
     reward_estimate: str = "expected"
-    # the weight of the end steps in the end head's loss (1.0 for heads saved before it existed)
+    # the weight of the end steps in the end head's loss (heads saved before it existed load
+    # with 1.0: the same ends as ever, but their P(end) is then the weighted, uncalibrated one)
     end_weight: float = 1.0
     # "threshold" or "sample" (see the module docstring)
     end_estimate: str = "threshold"
@@ -103,12 +106,18 @@ class RewardEndHeads(nn.Module):
             return logits.softmax(-1) @ values, p_end
         return values[logits.argmax(-1)], p_end
 
+    @property
+    def end_threshold(self) -> float:
+        """The calibrated P(end) at which the weighted head says 0.5: the "threshold" rule (the
+        same decision as sigmoid(logit) >= 0.5, up to float rounding)."""
+        return 1.0 / (1.0 + self.config.end_weight)
+
     def ends(self, p_end: torch.Tensor, uniform: torch.Tensor | None = None) -> torch.Tensor:
         """Whether each step (b,) ended its episode, from `predict`'s calibrated P(end) (b,), as
         `end_estimate` says: P >= 1 / (1 + end_weight) ("threshold"), or uniform < P ("sample",
         `uniform` (b,) drawn by the caller from its own generator)."""
         if self.config.end_estimate == "threshold":
-            return p_end >= 1.0 / (1.0 + self.config.end_weight)
+            return p_end >= self.end_threshold
         if uniform is None:
             raise ValueError("heads with end_estimate='sample' need uniform draws to decide the ends")
         return uniform < p_end

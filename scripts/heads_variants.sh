@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How a world's reward/episode-end heads change its verdict on agents: refit the heads of a world
-# made by scripts/agents_benchmark.sh two ways, both on the recording plus the world's own frames
-# of it, and rank the game's ladder of agents in each (fresh seeds 7000+, as that script does):
+# made by scripts/agents_benchmark.sh in each of several ways, all on the recording plus the
+# world's own frames of it, and rank the game's ladder of agents in each (fresh seeds 7000+, as
+# that script does). A variant names how the reward is read:
 #   class:    the likeliest reward class under a class-balanced loss (the heads before 2026-12-06)
 #   expected: the probability-weighted reward under a plain loss (the default now)
 # A variant may add "-sample": the episode ends drawn from the end head's calibrated probability
@@ -15,22 +16,27 @@ RUN=${1:-runs/defend_the_center}
 VARIANTS=${2:-class expected}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-10000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-10000000000}
 [ -f "$RUN/world/config.json" ] || { echo "no world in $RUN/world: run scripts/agents_benchmark.sh $RUN first" >&2; exit 2; }
-for v in $VARIANTS; do
-    out="$RUN/heads-$v"
-    IFS=- read -r reward flags <<< "$v"
-    end=threshold action=()
+variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it does not know
+    local reward flags f end=threshold action=""
+    IFS=- read -r reward flags <<< "$1"
+    case $reward in class|expected) ;; *) echo "unknown reward reading '$reward' in '$1' (known: class, expected)" >&2; exit 2 ;; esac
     for f in ${flags//-/ }; do
         case $f in
             sample) end=sample ;;
-            action) action=(--with-action) ;;
-            *) echo "unknown variant flag '$f' in '$v' (known: sample, action)" >&2; exit 2 ;;
+            action) action=--with-action ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action)" >&2; exit 2 ;;
         esac
     done
+    echo "--reward-estimate $reward --end-estimate $end $action"
+}
+for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
+for v in $VARIANTS; do
+    out="$RUN/heads-$v"
     rm -rf "$out" && mkdir -p "$out"
     # the checkpoint only (not its work/ folder of training state, nor its eval/)
     dest=$(cd "$out" && pwd)
     find "$RUN/world" -mindepth 1 -maxdepth 1 ! -name work ! -name eval -exec cp -r {} "$dest/" \;
-    worldmodel train-heads "$out" --data "$RUN/world/work/data" --reward-estimate "$reward" --end-estimate "$end" \
-        "${action[@]}" --device cpu
+    # shellcheck disable=SC2046  # the arguments are words without spaces
+    worldmodel train-heads "$out" --data "$RUN/world/work/data" $(variant_args "$v") --device cpu
     worldmodel agents eval "$out" --agents ladder --episodes 16 --seed 7 --device cpu --out "$out/agents-eval"
 done

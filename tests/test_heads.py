@@ -99,7 +99,7 @@ def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world,
     config, tensors = load_checkpoint(out)
     heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16, use_action=True))
     old = asdict(heads.config)
-    del old["use_action"], old["reward_estimate"]            # a heads block from before both fields
+    del old["use_action"], old["reward_estimate"], old["end_weight"], old["end_estimate"]   # from before them all
     config["heads"] = {"config": old, "metrics": {}}
     tensors.update({f"heads.{k}": v for k, v in heads.state_dict().items()})
     for f in out.glob("*.safetensors"):
@@ -108,6 +108,10 @@ def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world,
     w = World.from_pretrained(out)
     assert w.heads.config.use_action and w.heads.action is not None
     assert w.heads.config.reward_estimate == "class"                  # as such heads were fitted
+    assert w.heads.config.end_weight == 1.0 and w.heads.config.end_estimate == "threshold"
+    z = torch.randn(16, 4, 8, 8)                                      # ends decided as they always were
+    _, p = w.heads.predict(z, z, torch.zeros(16, ACTION_DIM))
+    assert torch.equal(w.heads.ends(p), torch.sigmoid(w.heads(z, z, torch.zeros(16, ACTION_DIM))[1]) >= 0.5)
     assert torch.equal(w.heads.action.weight, heads.action.weight)
     assert not HeadsConfig().use_action                                # new heads read the frames only
 
@@ -323,6 +327,14 @@ def test_sampled_ends_follow_the_calibrated_probability_and_the_seed(tiny_world,
         assert np.array_equal(runs[0], runs[1])                           # the seed decides the ends
         if mode == "sample":
             assert 0.15 < runs[0].mean() < 0.35
+            one = World.from_pretrained(out)                              # each world its own stream:
+            for row in (5, 17, 42):                                       # row i plays as seed i alone
+                one.reset(None, seed=row)
+                alone = []
+                for _ in range(4):
+                    one.step(Action())
+                    alone.append(one.done)
+                assert alone == list(runs[0][:, row])
         else:
             assert runs[0].all()                                          # 0.25 >= 1 / (1 + 9)
             plain.reset([None] * 64, seed=list(range(64)))

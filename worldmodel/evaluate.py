@@ -355,11 +355,21 @@ def _events(world, rewards: np.ndarray) -> np.ndarray:
     return heads.events(torch.from_numpy(rewards)).numpy()
 
 
+def _ends(world) -> np.ndarray:
+    """A world's episode ends by its heads' threshold rule, whether it samples its ends or not:
+    scored like the real latents are (`score_heads`), without a draw's luck."""
+    heads = getattr(world, "heads", None)
+    if heads is None:                                            # a stand-in world of the tests
+        return np.asarray(world.done, bool)
+    return np.asarray(world.end_probability) >= heads.end_threshold
+
+
 def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, tol: int = 1,
                           batch: int = 64, seed: int = 0, progress: bool = False) -> dict:
     """The heads judged on the world's own frames, as agents meet them: from a real frame of a
     held-out episode (every `every` steps), the world plays `steps` steps with the episode's real
-    actions, and its heads' rewards and ends are compared with the real game's at the same steps.
+    actions, and its heads' rewards and ends (the threshold rule) are compared with the real
+    game's at the same steps; the calibrated P(end) summed against the game's ends.
     A predicted event counts as a hit if a real one of the same sign lies within `tol` steps of
     it in that rollout (a generated kill may land a frame early or late), and the other way
     round for recall. A head that fires on real latents but never on generated ones scores
@@ -376,7 +386,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
             world.step([Action.from_vector(episodes[e].actions[s + t]) for e, s in chunk])
             rs.append(_events(world, np.asarray(world.reward, np.float32)))
             got += float(np.sum(world.reward))
-            ds.append(np.asarray(world.done, bool))
+            ds.append(_ends(world))
             got_end += float(np.sum(world.end_probability))
         pred_r.append(np.stack(rs, 1))
         pred_d.append(np.stack(ds, 1))

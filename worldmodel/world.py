@@ -193,7 +193,8 @@ class World:
     @property
     def end_probability(self):
         """The heads' calibrated probability that the last step ended the episode: float or (B,)
-        array; None without heads. 0 after reset."""
+        array; None without heads. 0 after reset. (Heads fitted before 2026-12-06 do not know
+        their end weight, and give the weighted, too high probability: `HeadsConfig.end_weight`.)"""
         self._require_reset()
         p = self._state.end_prob
         return None if p is None else (p if self._state.batched else float(p[0]))

@@ -77,7 +77,8 @@ def load_heads(path: Path, config: dict, tensors: dict):
         return None
     from dynamics.heads import HeadsConfig, RewardEndHeads
     try:
-        # heads saved before `use_action` / `reward_estimate` existed read the action / took the likeliest class
+        # heads saved before `use_action` / `reward_estimate` existed read the action / took the likeliest
+        # class; before `end_weight` / `end_estimate`, they get 1.0 / "threshold": the same ends as ever
         heads = RewardEndHeads(HeadsConfig(**{"use_action": True, "reward_estimate": "class",
                                               **config["heads"]["config"]}))
     except (KeyError, TypeError, ValueError) as e:

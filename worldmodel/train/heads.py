@@ -66,7 +66,7 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     end_weight = min(50.0, (len(r) - n_end) / max(n_end, 1.0))
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
                       use_action=use_action, reward_estimate=reward_estimate, end_estimate=end_estimate,
-                      end_weight=max(end_weight, 1e-3),
+                      end_weight=max(end_weight, 1e-3),   # > 0 (a recording of nothing but ends has 0)
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
     end_weight = torch.tensor(cfg.end_weight)
@@ -104,7 +104,7 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
             rewards.append(rr.cpu())
             p_end.append(pe.cpu())
     estimate, p_end = torch.cat(rewards), torch.cat(p_end)
-    pred_end = p_end >= 1.0 / (1.0 + heads.config.end_weight)   # the threshold rule, whatever end_estimate
+    pred_end = p_end >= heads.end_threshold            # the threshold rule, whatever end_estimate
     pred = heads.events(estimate)                       # (n,) -1 / 0 / +1
     true_r, true_end = val["reward"], val["done"].bool()
 
