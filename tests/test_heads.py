@@ -210,6 +210,12 @@ def test_world_transitions_carry_the_real_label_of_each_generated_step():
         assert float(g["reward"][k]) == ep.rewards[i[k]] and bool(g["done"][k]) == ep.dones[i[k]]
         assert torch.equal(g["action"][k], torch.from_numpy(ep.actions[i[k]]))
     assert int(g["done"].sum()) > 3                       # every end is seen, from several starts
+    # a cap on memory: the starts thinned evenly, every episode still visited, labels still right
+    few = generated_transitions(_CodeWorld(), episodes, [0, 1, 2], steps=8, every=2, batch=5, max_steps=expected // 3)
+    assert expected // 4 <= len(few["z"]) <= expected // 3 + 8
+    few_codes = few["z"].flatten().long()
+    assert set((few_codes // 100).tolist()) == {0, 1, 2}
+    assert set(few_codes.tolist()) <= set(codes.tolist())
 
 
 def test_expected_rewards_add_up_to_the_return_where_a_class_vote_overcounts():

@@ -6,6 +6,7 @@ frames; generated frame t is compared with the real frame t. Copy-last repeats t
 from __future__ import annotations
 
 import json
+import math
 import numpy as np
 import torch
 from tqdm.auto import tqdm
@@ -411,7 +412,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
 
 
 def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, batch: int = 64, seed: int = 0,
-                          progress: bool = False) -> dict[str, torch.Tensor]:
+                          progress: bool = False, max_steps: int | None = None) -> dict[str, torch.Tensor]:
     """The world's own latent frames as transitions to fit heads on (the `transitions` dict of
     worldmodel.train.heads: z_prev, z, action, reward, done): from a real frame of each chosen
     episode (every `every` steps) the world plays up to `steps` steps with the episode's real
@@ -420,8 +421,14 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
     Why: heads fitted on real latents alone learn cues the world draws differently. In
     defend_the_center they took the world's muzzle flash for a kill, and an agent that held fire
     scored ten times its real return in the world. Labelled with what the game did, the world's
-    frames teach the heads which of its drawings mean a kill."""
+    frames teach the heads which of its drawings mean a kill.
+
+    `max_steps`: at most about this many generated steps, the starts thinned evenly to fit (they
+    are all kept in memory: Boxing's 60,000 recorded steps would make 216,000, 7 GB of latents)."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
+    planned = sum(min(steps, len(episodes[e]) - 1 - s) for e, s in starts)
+    if max_steps is not None and planned > max_steps:
+        starts = starts[::math.ceil(planned / max_steps)]
     starts.sort(key=lambda es: min(steps, len(episodes[es[0]]) - 1 - es[1]))   # rows of a chunk: same length
     zp, z, a, r, d = [], [], [], [], []
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
@@ -447,12 +454,20 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
             "done": torch.cat(d)}
 
 
+# What the heads' world rollouts may hold in memory (on top of a copy when they join the real
+# steps): 4 GB, about 122,000 steps of 16x16x16 latents; defend_the_center's 109,040 fit.
+ROLLOUT_BYTES = 4e9
+
+
 def heads_rollouts(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:
     """`generated_transitions` of the world saved at `path` (what `train_heads(rollouts=...)` takes)."""
     from .world import World
     # without its heads: the ones being replaced may not even load (a broken or outdated block)
-    return generated_transitions(World.from_pretrained(path, device=device, heads=None), episodes, ids, seed=seed,
-                                 progress=progress)
+    world = World.from_pretrained(path, device=device, heads=None)
+    cfg = world.autoencoder.config
+    step_bytes = 2 * 4 * cfg.latent_channels * cfg.latent_size ** 2              # z_prev and z, fp32
+    return generated_transitions(world, episodes, ids, seed=seed, progress=progress,
+                                 max_steps=int(ROLLOUT_BYTES // step_bytes))
 
 
 def heads_on_generated(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:
