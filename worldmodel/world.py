@@ -188,7 +188,7 @@ class World:
         without heads. False after reset."""
         self._require_reset()
         d = self._state.ended
-        return None if d is None else (d if self._state.batched else bool(d[0]))
+        return None if d is None else (d.copy() if self._state.batched else bool(d[0]))   # callers may write to it
 
     @property
     def end_probability(self):
@@ -197,7 +197,7 @@ class World:
         their end weight, and give the weighted, too high probability: `HeadsConfig.end_weight`.)"""
         self._require_reset()
         p = self._state.end_prob
-        return None if p is None else (p if self._state.batched else float(p[0]))
+        return None if p is None else (p.copy() if self._state.batched else float(p[0]))
 
     @property
     def latent(self):
