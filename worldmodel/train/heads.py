@@ -63,20 +63,20 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     # The end head is fitted balanced either way (rare ends weighted up, capped), so that a
     # threshold finds them; the weight goes into the config, and `predict` takes it back out.
     n_end = float(train["done"].sum())
-    end_weight = min(50.0, (len(r) - n_end) / max(n_end, 1.0))
+    # > 0 as HeadsConfig needs (a recording of nothing but ends would give 0)
+    end_weight = max(1e-3, min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
                       use_action=use_action, reward_estimate=reward_estimate, end_estimate=end_estimate,
-                      end_weight=max(end_weight, 1e-3),   # > 0 (a recording of nothing but ends has 0)
+                      end_weight=end_weight,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
-    end_weight = torch.tensor(cfg.end_weight)
     loop = TrainLoop(out, "heads", heads,
                      LoopConfig(steps=steps, lr=lr, weight_decay=1e-4, betas=(0.9, 0.999), warmup=0, lr_floor=0.0,
                                 clip=None, precision="fp32", save_every=save_every),
                      device=device, desc="reward/end heads", progress=progress)
     dev = loop.device
     gen = torch.Generator().manual_seed(seed + 1000 * loop.step)
-    class_weight, end_weight = class_weight.to(dev), end_weight.to(dev)
+    class_weight, end_weight = class_weight.to(dev), torch.tensor(end_weight, device=dev)
     n = len(r)
 
     def loss_fn(step: int):
