@@ -6,8 +6,9 @@
 #   class:    the likeliest reward class under a class-balanced loss (the heads before 2026-12-06)
 #   expected: the probability-weighted reward under a plain loss (the default now)
 # A variant may add "-sample": the episode ends drawn from the end head's calibrated probability
-# instead of a threshold (`worldmodel train-heads --end-estimate`), and "-action": heads that read
-# the action taken besides the frames (`--with-action`); e.g. expected-sample-action.
+# instead of a threshold (`worldmodel train-heads --end-estimate`), "-action": heads that read
+# the action taken besides the frames (`--with-action`), or "-actionsK": the latest K actions
+# (`--with-action --action-history K`); e.g. expected-sample-action, expected-sample-actions8.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -24,7 +25,8 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
         case $f in
             sample) end=sample ;;
             action) action=--with-action ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action)" >&2; exit 2 ;;
+            actions[1-9]|actions[1-9][0-9]) action="--with-action --action-history ${f#actions}" ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK)" >&2; exit 2 ;;
         esac
     done
     echo "--reward-estimate $reward --end-estimate $end $action"

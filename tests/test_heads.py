@@ -2,12 +2,13 @@
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
 from worldmodel.train.dynamics import encode_episodes
 from worldmodel.train.heads import fit_heads, score_heads, transitions
 from worldmodel import Action, World
-from worldmodel.data import load_episodes
+from worldmodel.data import Episode, load_episodes
 from worldmodel.checkpoint import load_checkpoint
 from worldmodel.world_checkpoint import load_world_parts
 
@@ -347,3 +348,97 @@ def test_sampled_ends_follow_the_calibrated_probability_and_the_seed(tiny_world,
             for _ in range(4):
                 frames = plain.step(Action())
             assert np.array_equal(frames, w.frame)
+
+
+def test_action_windows_end_with_the_step_and_start_with_zeros(recording):
+    _, episodes = load_episodes(recording)
+    ep = episodes[1]
+    w = ep.action_windows(3)                                             # (n, 3, a), oldest first
+    assert w.shape == (len(ep), 3, ep.actions.shape[1])
+    for i in range(len(ep)):
+        for j in range(3):                                              # window[i][2 - j] = actions[i - j]
+            want = ep.actions[i - j] if i - j >= 0 else np.zeros_like(ep.actions[0])
+            assert np.array_equal(w[i, 2 - j], want)
+    assert np.array_equal(ep.action_windows(1)[:, 0], ep.actions)
+    tr = transitions([torch.zeros(len(e), 4, 8, 8) for e in episodes], episodes, [1], history=3)
+    assert torch.equal(tr["action"], torch.from_numpy(w[1:]))
+
+
+def test_heads_reading_past_actions_learn_a_delayed_payoff(recording, tiny_world):
+    """A game that pays one step after the key (defend_the_center pays a kill the step after the
+    shot): reward +1 at step i whenever action i-1 was one of three keys. With actions drawn
+    independently at each step (so the step's own action tells nothing), heads reading the
+    latest 2 actions find those steps; heads reading the step's own action cannot."""
+    _, episodes = load_episodes(recording)
+    _, ae, _ = load_world_parts(tiny_world)
+    latents = encode_episodes(ae, episodes, "cpu")
+    vectors = np.unique(np.concatenate([ep.actions[1:] for ep in episodes]), axis=0)   # the game's keys
+    assert len(vectors) >= 3
+
+    def delayed(seed: int) -> list:
+        rng = np.random.default_rng(seed)
+        out = []
+        for ep in episodes:
+            ids = rng.integers(0, len(vectors), len(ep))
+            ids[0] = -1                                                # frame 0: no action
+            acts = np.where(ids[:, None] >= 0, vectors[ids.clip(0)], 0.0).astype(np.float32)
+            rewards = np.zeros(len(ep), np.float32)
+            rewards[1:] = (ids[:-1] >= 0) & (ids[:-1] < 3)             # paid one step late
+            out.append(Episode(ep.frames, acts, ids >= 0, ids, rewards, ep.dones))
+        return out
+
+    train_eps, val_eps = sum((delayed(s) for s in range(8)), []), sum((delayed(s) for s in (8, 9)), [])
+    scores = {}
+    for k in (1, 2):
+        data = {name: transitions(latents * (len(eps) // len(episodes)), eps, range(len(eps)), history=k)
+                for name, eps in (("train", train_eps), ("val", val_eps))}
+        heads = fit_heads(data["train"], vectors.shape[1], steps=300, batch=64, progress=False, use_action=True)
+        assert heads.config.action_history == k
+        scores[k] = score_heads(heads, data["val"])["reward_nonzero"]
+    assert scores[2]["recall"] >= 0.9 and scores[2]["precision"] >= 0.9
+    assert (scores[1]["recall"] or 0.0) < 0.5 or (scores[1]["precision"] or 0.0) < 0.6
+
+
+def test_world_feeds_its_heads_the_latest_actions(tiny_world, tmp_path):
+    """A World keeps the window of actions its heads read: after reset zeros (or the past_actions
+    given), then each step's action pushed in; reset_rows empties a restarted row's window. The
+    world's rewards equal the heads' own on the windows built by hand."""
+    from dataclasses import asdict
+
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.action import ACTION_DIM, actions_to_array
+    from worldmodel.checkpoint import save_checkpoint
+    config, tensors = load_checkpoint(tiny_world)
+    torch.manual_seed(0)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16,
+                                       use_action=True, action_history=3))
+    out = tmp_path / "w"
+    shutil.copytree(tiny_world, out)
+    for f in out.glob("*.safetensors"):
+        f.unlink()
+    save_checkpoint(out, dict(config, heads={"config": asdict(heads.config), "metrics": {}}),
+                    {**tensors, **{f"heads.{k}": v for k, v in heads.state_dict().items()}})
+    w = World.from_pretrained(out)
+    assert w.heads.config.action_history == 3
+    keys = [Action.press("w"), Action.press("d"), Action(buttons=frozenset({"left"})), Action.press("a")]
+    past = np.random.default_rng(0).random((2, 2, ACTION_DIM)).astype(np.float32)
+    for given in (None, past):
+        w.reset([None, None], seed=[1, 2], past_actions=given)
+        hist = torch.zeros(2, 2, ACTION_DIM) if given is None else torch.from_numpy(given)   # (b, k-1, a)
+        for t, a in enumerate(keys):
+            prev = w.latent.clone()
+            sent = [a, keys[-1 - t]]
+            w.step(sent)
+            window = torch.cat([hist, torch.from_numpy(actions_to_array(sent))[:, None]], 1)   # (b, k, a)
+            hist = window[:, 1:]
+            want, _ = w.heads.predict(prev, w.latent, window)
+            assert np.allclose(w.reward, want.numpy(), atol=1e-6)
+        other, _ = w.heads.predict(prev, w.latent, torch.zeros_like(window))
+        assert not np.allclose(w.reward, other.numpy())                 # the window matters
+    w.reset_rows([1], [None], [5])
+    assert torch.equal(w._state.past_actions[1], torch.zeros(2, ACTION_DIM))
+    assert torch.equal(w._state.past_actions[0], window[0, 1:])
+    with pytest.raises(ValueError, match="past_actions"):
+        w.reset([None, None], seed=[1, 2], past_actions=np.zeros((2, 5, ACTION_DIM)))
+    with pytest.raises(ValueError, match="latest 3"):
+        w.heads.predict(prev, w.latent, window[:, :2])

@@ -374,14 +374,20 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
     A predicted event counts as a hit if a real one of the same sign lies within `tol` steps of
     it in that rollout (a generated kill may land a frame early or late), and the other way
     round for recall. A head that fires on real latents but never on generated ones scores
-    recall 0 here."""
+    recall 0 here. Heads that read the latest actions get the recording's actions before each
+    start, as a world played from the episode's first frame would have them."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
+    heads = getattr(world, "heads", None)
+    history = heads.config.action_history if heads is not None and heads.config.use_action else 1
+    windows = {e: episodes[e].action_windows(history) for e in ids} if history > 1 else None
     pred_r, true_r, pred_d, true_d = [], [], [], []
     got, got_end, true_r_values = 0.0, 0.0, []    # the heads' rewards and P(end) summed; the game's rewards
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="heads on generated frames", disable=not progress):
         n = min(steps, min(len(episodes[e]) - 1 - s for e, s in chunk))
-        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed)
+        past = None if windows is None else np.stack([windows[e][s][1:] for e, s in chunk])   # (b, k-1, a)
+        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed,
+                    **({} if past is None else {"past_actions": past}))
         rs, ds = [], []
         for t in range(1, n + 1):
             world.step([Action.from_vector(episodes[e].actions[s + t]) for e, s in chunk])
@@ -412,7 +418,8 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
 
 
 def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, batch: int = 64, seed: int = 0,
-                          progress: bool = False, max_steps: int | None = None) -> dict[str, torch.Tensor]:
+                          progress: bool = False, max_steps: int | None = None,
+                          history: int = 1) -> dict[str, torch.Tensor]:
     """The world's own latent frames as transitions to fit heads on (the `transitions` dict of
     worldmodel.train.heads: z_prev, z, action, reward, done): from a real frame of each chosen
     episode (every `every` steps) the world plays up to `steps` steps with the episode's real
@@ -424,13 +431,16 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
     frames teach the heads which of its drawings mean a kill.
 
     `max_steps`: at most about this many generated steps, the starts thinned evenly to fit (they
-    are all kept in memory: Boxing's 60,000 recorded steps would make 216,000, 7 GB of latents)."""
+    are all kept in memory: Boxing's 60,000 recorded steps would make 216,000, 7 GB of latents).
+    `history` > 1: "action" holds the latest actions (n, k, a) from the recording, as
+    `worldmodel.train.heads.transitions` gives them."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
     planned = sum(min(steps, len(episodes[e]) - 1 - s) for e, s in starts)
     if max_steps is not None and planned > max_steps:
         starts = starts[::math.ceil(planned / max_steps)]
     starts.sort(key=lambda es: min(steps, len(episodes[es[0]]) - 1 - es[1]))   # rows of a chunk: same length
     zp, z, a, r, d = [], [], [], [], []
+    windows = {e: episodes[e].action_windows(history) for e in ids} if history > 1 else None
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="heads: world rollouts", disable=not progress):
         n = max(min(steps, len(episodes[e]) - 1 - s) for e, s in chunk)
@@ -444,7 +454,8 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
             zp.append(prev[keep])
             z.append(cur[keep])
             rows = [chunk[i] for i in keep]
-            a.append(torch.from_numpy(np.stack([episodes[e].actions[s + t] for e, s in rows])))
+            a.append(torch.from_numpy(np.stack([episodes[e].actions[s + t] if windows is None else windows[e][s + t]
+                                                for e, s in rows])))
             r.append(torch.from_numpy(np.array([episodes[e].rewards[s + t] for e, s in rows], np.float32)))
             d.append(torch.from_numpy(np.array([episodes[e].dones[s + t] for e, s in rows], bool)))
             prev = cur
@@ -459,7 +470,8 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
 ROLLOUT_BYTES = 4e9
 
 
-def heads_rollouts(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:
+def heads_rollouts(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False,
+                   history: int = 1) -> dict:
     """`generated_transitions` of the world saved at `path` (what `train_heads(rollouts=...)` takes)."""
     from .world import World
     # without its heads: the ones being replaced may not even load (a broken or outdated block)
@@ -467,7 +479,7 @@ def heads_rollouts(path, episodes: list[Episode], ids, seed: int = 0, device=Non
     cfg = world.autoencoder.config
     step_bytes = 2 * 4 * cfg.latent_channels * cfg.latent_size ** 2              # z_prev and z, fp32
     return generated_transitions(world, episodes, ids, seed=seed, progress=progress,
-                                 max_steps=int(ROLLOUT_BYTES // step_bytes))
+                                 max_steps=int(ROLLOUT_BYTES // step_bytes), history=history)
 
 
 def heads_on_generated(path, episodes: list[Episode], ids, seed: int = 0, device=None, progress: bool = False) -> dict:

@@ -40,6 +40,9 @@ class PlayState:
     reward: np.ndarray | None = None   # with heads: the newest step's reward, per world
     end_prob: np.ndarray | None = None # with heads: the newest step's calibrated episode-end probability, per world
     ended: np.ndarray | None = None    # with heads: whether the newest step ended its episode, per world
+    # with heads that read the latest k actions: the k-1 before the next step's, (b, k-1, a), oldest
+    # first (never written in place: a fork shares it)
+    past_actions: torch.Tensor | None = None
 
 
 class World:
@@ -222,13 +225,18 @@ class World:
 
     # ----- playing ------------------------------------------------------------------------
     @torch.no_grad()
-    def reset(self, image=None, *, seed: int | list[int] | None = None) -> np.ndarray:
+    def reset(self, image=None, *, seed: int | list[int] | None = None, past_actions=None) -> np.ndarray:
         """Start from an image (path, bytes, PIL image or array; any size or mode) or a list of
         them for a batch of worlds. None = the checkpoint's start image.
 
         seed: one int (a batch shares one noise stream: fastest), or for a batch a list with one
         seed per world, so that world i draws exactly the noise a single world reset with seed[i]
-        would draw (what a vector environment needs, see `reset_rows`)."""
+        would draw (what a vector environment needs, see `reset_rows`).
+
+        past_actions: for heads that read the latest k actions (HeadsConfig.action_history), the
+        action vectors that led to the image(s), (b, k-1, ACTION_DIM) oldest first, when the world
+        starts mid-episode (scoring heads from a recorded frame). None: no actions yet, as at an
+        episode's start."""
         batched = isinstance(image, (list, tuple))
         images = list(image) if batched else [image]
         if not images:
@@ -250,6 +258,9 @@ class World:
             st = self._state
             st.z_prev, st.reward, st.end_prob = z, np.zeros(b, np.float32), np.zeros(b, np.float32)
             st.ended = np.zeros(b, bool)
+            st.past_actions = self._past_actions(b, past_actions)
+        elif past_actions is not None:
+            raise ValueError("past_actions is for a world with heads that read the latest actions; this one has no heads")
         return frames if batched else frames[0]
 
     @torch.no_grad()
@@ -304,6 +315,9 @@ class World:
             st.z_prev[idx] = z
             st.reward, st.end_prob, st.ended = st.reward.copy(), st.end_prob.copy(), st.ended.copy()
             st.reward[rows], st.end_prob[rows], st.ended[rows] = 0.0, 0.0, False
+            if st.past_actions is not None:                                  # a new episode: no actions yet
+                st.past_actions = st.past_actions.clone()
+                st.past_actions[idx] = 0.0
         return st.frames
 
     @torch.no_grad()
@@ -331,7 +345,12 @@ class World:
             frames = tensor_to_frames(self.autoencoder.decode(z).float().clamp(-1, 1)).cpu().numpy()
         st.frames, st.latent = frames, z
         if self.heads is not None:                                             # the step's reward and end
-            r, p_end = self.heads.predict(st.z_prev, z, acts)
+            if st.past_actions is not None:                                   # (b, k, a): the latest k
+                window = torch.cat([st.past_actions, acts[:, None].to(st.past_actions.dtype)], 1)
+                st.past_actions = window[:, 1:]
+            else:
+                window = acts
+            r, p_end = self.heads.predict(st.z_prev, z, window)
             u = self._rand(b) if self.heads.config.end_estimate == "sample" else None   # only then: same noise as before
             ended = self.heads.ends(p_end, u)
             st.z_prev, st.reward, st.end_prob = z, r.cpu().numpy(), p_end.cpu().numpy()
@@ -430,6 +449,18 @@ class World:
                     raise ImageError("this checkpoint has no start.png; pass an image to reset()")
             frames.append(fit_image(img, self.resolution[0]))
         return np.stack(frames)
+
+    def _past_actions(self, b: int, past) -> torch.Tensor | None:
+        """The heads' window of earlier actions at reset: (b, k-1, a) zeros, or `past` checked."""
+        cfg = self.heads.config
+        k = cfg.action_history if cfg.use_action else 1
+        if past is None:
+            return torch.zeros(b, k - 1, cfg.action_dim, device=self.device) if k > 1 else None
+        past = torch.as_tensor(np.asarray(past, np.float32), device=self.device)
+        if k == 1 or past.shape != (b, k - 1, cfg.action_dim) or not torch.isfinite(past).all():
+            raise ValueError(f"past_actions must be finite, of shape ({b}, {k - 1}, {cfg.action_dim}) for these heads "
+                             f"(they read the latest {k} action(s)), got {tuple(past.shape)}")
+        return past
 
     def _actions(self, action, b: int) -> torch.Tensor:
         if isinstance(action, Action):

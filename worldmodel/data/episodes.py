@@ -51,6 +51,13 @@ class Episode:
     def __len__(self) -> int:
         return len(self.frames)
 
+    def action_windows(self, k: int) -> np.ndarray:
+        """The latest k actions at every frame, oldest first: (n, k, ACTION_DIM), frame i's window
+        ending with actions[i] (the one that led to it), zeros before frame 0 (as a World starts
+        its heads' window at reset). Actions the game dropped are kept: the world was sent them."""
+        padded = np.concatenate([np.zeros((k - 1, self.actions.shape[1]), self.actions.dtype), self.actions])
+        return np.stack([padded[j:j + len(self.actions)] for j in range(k)], 1)
+
 
 def episode_seed(seed: int, i: int) -> int:
     """The game seed of episode i of a recording made with `seed` (disjoint across seeds)."""

@@ -19,8 +19,9 @@ from .dynamics import encode_episodes
 from .loop import LoopConfig, TrainLoop, pick_device
 
 
-def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.Tensor]:
-    """Every step i >= 1 of the chosen episodes: z_prev, z, the action, reward and end of frame i."""
+def transitions(latents: list[torch.Tensor], episodes, ids, history: int = 1) -> dict[str, torch.Tensor]:
+    """Every step i >= 1 of the chosen episodes: z_prev, z, the action, reward and end of frame i.
+    "action" is (n, a), or with `history` > 1 the latest actions (n, k, a) (`Episode.action_windows`)."""
     zp, z, a, r, d = [], [], [], [], []
     for i in ids:
         ep, lat = episodes[i], latents[i]
@@ -28,7 +29,7 @@ def transitions(latents: list[torch.Tensor], episodes, ids) -> dict[str, torch.T
             continue
         zp.append(lat[:-1])
         z.append(lat[1:])
-        a.append(torch.from_numpy(ep.actions[1:]))
+        a.append(torch.from_numpy(ep.actions[1:] if history == 1 else ep.action_windows(history)[1:]))
         r.append(torch.from_numpy(ep.rewards[1:]))
         d.append(torch.from_numpy(ep.dones[1:]))
     if not z:
@@ -65,8 +66,9 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     n_end = float(train["done"].sum())
     # > 0 as HeadsConfig needs (a recording of nothing but ends would give 0)
     end_weight = max(1e-3, min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
+    history = train["action"].shape[1] if train["action"].dim() == 3 and use_action else 1   # (n, k, a) windows
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
-                      use_action=use_action, reward_estimate=reward_estimate, end_estimate=end_estimate,
+                      use_action=use_action, action_history=history, reward_estimate=reward_estimate, end_estimate=end_estimate,
                       end_weight=end_weight,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
@@ -129,11 +131,13 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
-                use_action: bool = HeadsConfig.use_action, generated=None, rollouts=None,
+                use_action: bool = HeadsConfig.use_action, action_history: int = HeadsConfig.action_history,
+                generated=None, rollouts=None,
                 reward_estimate: str = HeadsConfig.reward_estimate,
                 end_estimate: str = HeadsConfig.end_estimate) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
+    `action_history` > 1 (with `use_action`): the heads read that many of the latest actions.
 
     `generated`, if given, scores the saved world's heads on its own frames of those episodes:
     a function (path, episodes, ids, seed=, device=, progress=) -> dict, kept in
@@ -142,8 +146,10 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
 
     `rollouts`, if given, adds the world's own latent frames of the training episodes to the
     real ones the heads fit on, labelled with the game's rewards and ends: a function (path,
-    episodes, ids, seed=, device=, progress=) -> transitions dict;
+    episodes, ids, seed=, device=, progress=, history=) -> transitions dict;
     `worldmodel.evaluate.heads_rollouts` is the one to pass."""
+    if action_history < 1 or (action_history > 1 and not use_action):
+        raise ValueError(f"action_history {action_history}: give 1, or more together with use_action (--with-action)")
     path = resolve_checkpoint(world)
     config, tensors = load_checkpoint(path)                   # read once: built from, then re-saved
     ae, _ = build_world_parts(path, config, tensors)
@@ -162,16 +168,17 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     train_ids, val_ids = split_episodes(len(episodes), seed=seed)
     noise = float(config.get("diffusion", {}).get("context_noise", 0.1))
     run = path / "heads-training"                               # resumable state while fitting
-    train = transitions(latents, episodes, train_ids)
+    train = transitions(latents, episodes, train_ids, action_history)
     n_real = len(train["z"])
     if rollouts is not None:                  # the world's own frames of the same episodes
-        world_steps = rollouts(path, episodes, train_ids, seed=seed, device=dev, progress=progress)
+        world_steps = rollouts(path, episodes, train_ids, seed=seed, device=dev, progress=progress,
+                               history=action_history)
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
                       noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
                       reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
-    metrics = score_heads(heads, transitions(latents, episodes, val_ids), dev)
+    metrics = score_heads(heads, transitions(latents, episodes, val_ids, action_history), dev)
     metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed, "fit_on": {"real_steps": n_real,
                                                                   "world_steps": len(train["z"]) - n_real}})
