@@ -65,6 +65,11 @@ class HeadsConfig:
     # with use_action: how many of the latest actions are read (the step's own and the k-1 before
     # it, oldest first, zeros before the episode's start). Heads saved before it read 1.
     action_history: int = 1
+    # True: the conv also reads where each latent pixel lies (x and y in [-1, 1], two more input
+    # channels), so it can tell the middle of the view from its edges. The features are pooled
+    # over the whole frame (mean and max), which otherwise keeps what is seen but not where: in a
+    # shooter a shot pays only for what is under the crosshair. Heads saved before it: False.
+    coords: bool = False
     # mean reward of the negative and of the positive training steps (the zero class is 0)
     reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
     # "expected" or "class" (see the module docstring); heads saved before it existed are "class"
@@ -91,8 +96,9 @@ class RewardEndHeads(nn.Module):
         super().__init__()
         self.config = cfg = config
         c, d = cfg.latent_channels, cfg.dim
-        self.conv = nn.Sequential(                                  # (b, 2c, h, w) -> (b, d, h/2, w/2)
-            nn.Conv2d(2 * c, d, 3, padding=1), nn.SiLU(),
+        extra = 2 if cfg.coords else 0
+        self.conv = nn.Sequential(                                  # (b, 2c (+2), h, w) -> (b, d, h/2, w/2)
+            nn.Conv2d(2 * c + extra, d, 3, padding=1), nn.SiLU(),
             nn.Conv2d(d, d, 3, stride=2, padding=1), nn.SiLU())
         self.action = nn.Linear(cfg.action_history * cfg.action_dim, d) if cfg.use_action else None
         self.out = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, 4))
@@ -100,7 +106,13 @@ class RewardEndHeads(nn.Module):
     def forward(self, z_prev, z, action):
         """-> reward logits (b, 3) over (negative, zero, positive), end logit (b,). `action`: the
         latest actions (b, k, a), oldest first, or the step's own (b, a) when k = 1."""
-        h = self.conv(torch.cat([z_prev, z], 1))
+        x = torch.cat([z_prev, z], 1)                                   # (b, 2c, h, w)
+        if self.config.coords:
+            b, _, hh, ww = x.shape
+            ys, xs = torch.meshgrid(torch.linspace(-1, 1, hh, device=x.device),
+                                    torch.linspace(-1, 1, ww, device=x.device), indexing="ij")
+            x = torch.cat([x, torch.stack([xs, ys]).to(x.dtype).expand(b, 2, hh, ww)], 1)   # (b, 2c+2, h, w)
+        h = self.conv(x)
         feat = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], 1)   # (b, 2d): where and whether
         if self.action is not None:
             k = self.config.action_history

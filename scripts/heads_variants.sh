@@ -8,7 +8,8 @@
 # A variant may add "-sample": the episode ends drawn from the end head's calibrated probability
 # instead of a threshold (`worldmodel train-heads --end-estimate`), "-action": heads that read
 # the action taken besides the frames (`--with-action`), or "-actionsK": the latest K actions
-# (`--with-action --action-history K`); e.g. expected-sample-action, expected-sample-actions8.
+# (`--with-action --action-history K`), "-coords": heads that see where on screen things are
+# (`--coords`); e.g. expected-sample-action, expected-sample-actions8-coords.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -18,7 +19,7 @@ VARIANTS=${2:-class expected}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-10000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-10000000000}
 [ -f "$RUN/world/config.json" ] || { echo "no world in $RUN/world: run scripts/agents_benchmark.sh $RUN first" >&2; exit 2; }
 variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it does not know
-    local reward flags f end=threshold action=""
+    local reward flags f end=threshold action="" coords=""
     IFS=- read -r reward flags <<< "$1"
     case $reward in class|expected) ;; *) echo "unknown reward reading '$reward' in '$1' (known: class, expected)" >&2; exit 2 ;; esac
     for f in ${flags//-/ }; do
@@ -26,10 +27,11 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             sample) end=sample ;;
             action) action=--with-action ;;
             actions[1-9]|actions[1-9][0-9]) action="--with-action --action-history ${f#actions}" ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK)" >&2; exit 2 ;;
+            coords) coords=--coords ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords)" >&2; exit 2 ;;
         esac
     done
-    echo "--reward-estimate $reward --end-estimate $end $action"
+    echo "--reward-estimate $reward --end-estimate $end $action $coords"
 }
 for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
 for v in $VARIANTS; do

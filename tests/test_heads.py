@@ -87,6 +87,33 @@ def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, 
     assert info["heads"] and reward == env.world.reward and terminated == env.world.done
 
 
+def test_train_heads_with_action_history(recording, tiny_world, tmp_path, capsys):
+    """`train-heads --with-action --action-history 3`: heads that read the latest 3 actions, fitted
+    on real and world frames and scored on the world's frames (which start mid-episode with the
+    recording's past actions); a batch of worlds restarted row by row plays with them. Without
+    --with-action the history is refused before anything is written."""
+    from worldmodel.cli import main
+
+    from agents.env import WorldVectorEnv
+    world_dir = tmp_path / "w"
+    shutil.copytree(tiny_world, world_dir)
+    before = (world_dir / "config.json").read_text()
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16",
+                 "--action-history", "3"]) == 2
+    assert (world_dir / "config.json").read_text() == before
+    capsys.readouterr()
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16",
+                 "--with-action", "--action-history", "3"]) == 0
+    heads = load_checkpoint(world_dir)[0]["heads"]
+    assert heads["config"]["use_action"] and heads["config"]["action_history"] == 3
+    assert heads["metrics"]["generated"]["rollouts"] > 0 and heads["metrics"]["fit_on"]["world_steps"] > 0
+    env = WorldVectorEnv(world_dir, num_envs=3, max_episode_steps=4)
+    env.reset(seed=0)
+    for _ in range(6):                                            # past the episodes' ends: rows restart
+        obs, reward, terminated, truncated, info = env.step(np.array([1, 2, 0]))
+    assert obs.shape[0] == 3 and np.isfinite(reward).all()
+
+
 def test_heads_saved_before_use_action_existed_still_read_the_action(tiny_world, tmp_path):
     """Frame-only heads are the default now; a checkpoint whose heads block predates the
     `use_action` field holds an action layer, and must load with it (not fail on extra weights)."""
@@ -442,3 +469,27 @@ def test_world_feeds_its_heads_the_latest_actions(tiny_world, tmp_path):
         w.reset([None, None], seed=[1, 2], past_actions=np.zeros((2, 5, ACTION_DIM)))
     with pytest.raises(ValueError, match="latest 3"):
         w.heads.predict(prev, w.latent, window[:, :2])
+
+
+def test_heads_with_coords_tell_where_a_thing_is():
+    """A shot pays only for what is under the crosshair: reward +1 when a bright spot lies in the
+    left half of the latent frame, 0 in the right half, the spot never touching the borders. Pooled
+    over the frame, plain heads see a spot either way and cannot tell; heads with coordinate
+    channels (HeadsConfig.coords) can."""
+    gen = torch.Generator().manual_seed(0)
+
+    def data(n: int) -> dict:
+        z = 0.1 * torch.randn(n, 4, 16, 16, generator=gen)
+        xs = torch.randint(2, 14, (n,), generator=gen)
+        ys = torch.randint(2, 14, (n,), generator=gen)
+        z[torch.arange(n), :, ys, xs] += 3.0
+        return {"z_prev": z.clone(), "z": z, "action": torch.zeros(n, 25), "reward": (xs < 8).float(),
+                "done": torch.zeros(n, dtype=torch.bool)}
+
+    train, val = data(2048), data(512)
+    acc = {}
+    for coords in (False, True):
+        heads = fit_heads(train, 25, steps=300, batch=128, progress=False, coords=coords)
+        assert heads.config.coords == coords
+        acc[coords] = score_heads(heads, val)["reward_class_accuracy"]
+    assert acc[True] >= 0.9 and acc[False] <= 0.75

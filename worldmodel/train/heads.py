@@ -42,7 +42,7 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
               noise: float = 0.1, seed: int = 0, device=None, progress: bool = True,
               use_action: bool = HeadsConfig.use_action, out: str | Path | None = None,
               save_every: float = 120.0, reward_estimate: str = HeadsConfig.reward_estimate,
-              end_estimate: str = HeadsConfig.end_estimate) -> RewardEndHeads:
+              end_estimate: str = HeadsConfig.end_estimate, coords: bool = HeadsConfig.coords) -> RewardEndHeads:
     """Train heads on transitions (dict from `transitions`) on the shared loop (cosine learning
     rate without warm-up, no EMA, fp32). reward_estimate "expected": a plain cross-entropy on the
     reward class, so its probabilities are calibrated; "class": a class-balanced one
@@ -51,7 +51,7 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     if out is None:
         with tempfile.TemporaryDirectory() as tmp:
             return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
-                             save_every, reward_estimate, end_estimate)
+                             save_every, reward_estimate, end_estimate, coords)
     torch.manual_seed(seed)
     r = train["reward"]
     neg, pos = r[r < 0], r[r > 0]
@@ -68,7 +68,7 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     end_weight = max(1e-3, min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
     history = train["action"].shape[1] if train["action"].dim() == 3 and use_action else 1   # (n, k, a) windows
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
-                      use_action=use_action, action_history=history, reward_estimate=reward_estimate, end_estimate=end_estimate,
+                      use_action=use_action, action_history=history, coords=coords, reward_estimate=reward_estimate, end_estimate=end_estimate,
                       end_weight=end_weight,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
@@ -132,12 +132,13 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
                 use_action: bool = HeadsConfig.use_action, action_history: int = HeadsConfig.action_history,
-                generated=None, rollouts=None,
+                coords: bool = HeadsConfig.coords, generated=None, rollouts=None,
                 reward_estimate: str = HeadsConfig.reward_estimate,
                 end_estimate: str = HeadsConfig.end_estimate) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
     `action_history` > 1 (with `use_action`): the heads read that many of the latest actions.
+    `coords`: the heads' conv also reads where each latent pixel lies (HeadsConfig.coords).
 
     `generated`, if given, scores the saved world's heads on its own frames of those episodes:
     a function (path, episodes, ids, seed=, device=, progress=) -> dict, kept in
@@ -175,7 +176,7 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
                                history=action_history)
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
-                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
+                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run, coords=coords,
                       reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids, action_history), dev)
