@@ -9,7 +9,9 @@
 # instead of a threshold (`worldmodel train-heads --end-estimate`), "-action": heads that read
 # the action taken besides the frames (`--with-action`), or "-actionsK": the latest K actions
 # (`--with-action --action-history K`), "-coords": heads that see where on screen things are
-# (`--coords`); e.g. expected-sample-action, expected-sample-actions8-coords.
+# (`--coords`), "-plusrandom": the fit also gets 100 episodes of uniformly random play (recorded
+# once into RUN/rec-random, game seeds 500,015+; `--also`), so the heads see more than one way
+# of playing; e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -19,7 +21,7 @@ VARIANTS=${2:-class expected}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-10000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-10000000000}
 [ -f "$RUN/world/config.json" ] || { echo "no world in $RUN/world: run scripts/agents_benchmark.sh $RUN first" >&2; exit 2; }
 variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it does not know
-    local reward flags f end=threshold action="" coords=""
+    local reward flags f end=threshold action="" coords="" also=""
     IFS=- read -r reward flags <<< "$1"
     case $reward in class|expected) ;; *) echo "unknown reward reading '$reward' in '$1' (known: class, expected)" >&2; exit 2 ;; esac
     for f in ${flags//-/ }; do
@@ -28,13 +30,19 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             action) action=--with-action ;;
             actions[1-9]|actions[1-9][0-9]) action="--with-action --action-history ${f#actions}" ;;
             coords) coords=--coords ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords)" >&2; exit 2 ;;
+            plusrandom) also="--also $RUN/rec-random" ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom)" >&2; exit 2 ;;
         esac
     done
-    echo "--reward-estimate $reward --end-estimate $end $action $coords"
+    echo "--reward-estimate $reward --end-estimate $end $action $coords $also"
 }
 for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
 for v in $VARIANTS; do
+    if [[ $v == *-plusrandom* && ! -f "$RUN/rec-random/meta.json" ]]; then
+        env=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['env']['env'])" "$RUN/world/config.json")
+        rm -rf "$RUN/rec-random"
+        worldmodel record --env "$env" --episodes 100 --steps 300 --policy random --seed 5 --out "$RUN/rec-random"
+    fi
     out="$RUN/heads-$v"
     rm -rf "$out" && mkdir -p "$out"
     # the checkpoint only (not its work/ folder of training state, nor its eval/)

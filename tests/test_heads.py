@@ -107,6 +107,16 @@ def test_train_heads_with_action_history(recording, tiny_world, tmp_path, capsys
     heads = load_checkpoint(world_dir)[0]["heads"]
     assert heads["config"]["use_action"] and heads["config"]["action_history"] == 3
     assert heads["metrics"]["generated"]["rollouts"] > 0 and heads["metrics"]["fit_on"]["world_steps"] > 0
+    plain = heads["metrics"]
+    # --also: another recording's episodes all join the fit (and its world rollouts); held-out unchanged
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16",
+                 "--with-action", "--action-history", "3", "--also", str(recording)]) == 0
+    more = load_checkpoint(world_dir)[0]["heads"]["metrics"]
+    assert more["also"] == [str(recording)] and more["val_episodes"] == plain["val_episodes"]
+    assert more["train_episodes"] == plain["train_episodes"] + 4
+    assert more["fit_on"]["real_steps"] > plain["fit_on"]["real_steps"]
+    assert more["fit_on"]["world_steps"] > plain["fit_on"]["world_steps"]
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--also", str(tmp_path / "nothing")]) == 2
     env = WorldVectorEnv(world_dir, num_envs=3, max_episode_steps=4)
     env.reset(seed=0)
     for _ in range(6):                                            # past the episodes' ends: rows restart

@@ -219,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--action-history", type=_positive, default=1, metavar="K",
                     help="with --with-action: read the latest K actions (the step's own and the K-1 before it), "
                          "for games that pay a step or more after the key that earned it (default 1)")
+    th.add_argument("--also", action="append", default=[], metavar="DIR",
+                    help="another `worldmodel record` folder of the same game whose episodes all join the fit "
+                         "(e.g. other players than the world's recording had); the held-out episodes stay "
+                         "those of --data. Repeatable")
     th.add_argument("--coords", action="store_true",
                     help="let the heads see where on screen things are (two coordinate channels): in a "
                          "shooter a shot pays only for what is under the crosshair")
@@ -560,7 +564,7 @@ def cmd_train_heads(args) -> int:
     from .evaluate import heads_on_generated, heads_rollouts
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
-                    use_action=args.with_action, action_history=args.action_history, coords=args.coords, generated=None if args.skip_generated else heads_on_generated,
+                    use_action=args.with_action, action_history=args.action_history, coords=args.coords, also=args.also, generated=None if args.skip_generated else heads_on_generated,
                     rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate,
                     end_estimate=args.end_estimate)
     print(format_heads(m))

@@ -132,13 +132,15 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
                 use_action: bool = HeadsConfig.use_action, action_history: int = HeadsConfig.action_history,
-                coords: bool = HeadsConfig.coords, generated=None, rollouts=None,
+                coords: bool = HeadsConfig.coords, also=(), generated=None, rollouts=None,
                 reward_estimate: str = HeadsConfig.reward_estimate,
                 end_estimate: str = HeadsConfig.end_estimate) -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
     `action_history` > 1 (with `use_action`): the heads read that many of the latest actions.
     `coords`: the heads' conv also reads where each latent pixel lies (HeadsConfig.coords).
+    `also`: more recordings of the same game (folders) whose episodes all join the fit, and the
+    world's rollouts of them; the held-out episodes stay those of `data`, so scores compare.
 
     `generated`, if given, scores the saved world's heads on its own frames of those episodes:
     a function (path, episodes, ids, seed=, device=, progress=) -> dict, kept in
@@ -160,19 +162,28 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
         raise FileNotFoundError(f"no recording to fit the heads on ({data}); pass --data, a `worldmodel record` "
                                 f"folder of {config.get('env', {}).get('env', 'its game')}")
     seed = int(train_cfg.get("seed", 0) if seed is None else seed)
-    meta, episodes = load_episodes(data, progress=progress)
-    if meta.get("env") != config.get("env", {}).get("env") or episodes[0].frames.shape[1] != ae.config.image_size:
-        raise ValueError(f"{data} holds {meta.get('env')} at {episodes[0].frames.shape[1]}px; the world {path} "
-                         f"learned {config.get('env', {}).get('env')} at {ae.config.image_size}px")
+    recordings = []
+    for folder in [data, *also]:                       # all checked before any work
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"no recording at {folder}")
+        meta, eps = load_episodes(folder, progress=progress)
+        if meta.get("env") != config.get("env", {}).get("env") or eps[0].frames.shape[1] != ae.config.image_size:
+            raise ValueError(f"{folder} holds {meta.get('env')} at {eps[0].frames.shape[1]}px; the world {path} "
+                             f"learned {config.get('env', {}).get('env')} at {ae.config.image_size}px")
+        recordings.append(eps)
+    episodes = recordings[0]
     dev = pick_device(device)
     latents = encode_episodes(ae.to(dev), episodes, dev)
     train_ids, val_ids = split_episodes(len(episodes), seed=seed)
+    # the fit: the training split of `data`, then every episode of the `also` recordings
+    fit_eps = [episodes[i] for i in train_ids] + [ep for eps in recordings[1:] for ep in eps]
+    fit_lat = [latents[i] for i in train_ids] + [z for eps in recordings[1:] for z in encode_episodes(ae, eps, dev)]
     noise = float(config.get("diffusion", {}).get("context_noise", 0.1))
     run = path / "heads-training"                               # resumable state while fitting
-    train = transitions(latents, episodes, train_ids, action_history)
+    train = transitions(fit_lat, fit_eps, range(len(fit_eps)), action_history)
     n_real = len(train["z"])
     if rollouts is not None:                  # the world's own frames of the same episodes
-        world_steps = rollouts(path, episodes, train_ids, seed=seed, device=dev, progress=progress,
+        world_steps = rollouts(path, fit_eps, range(len(fit_eps)), seed=seed, device=dev, progress=progress,
                                history=action_history)
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
@@ -180,7 +191,8 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
                       reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids, action_history), dev)
-    metrics.update({"data": str(data), "train_episodes": len(train_ids), "val_episodes": len(val_ids),
+    metrics.update({"data": str(data), "also": [str(f) for f in also], "train_episodes": len(fit_eps),
+                    "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed, "fit_on": {"real_steps": n_real,
                                                                   "world_steps": len(train["z"]) - n_real}})
     tensors = {k: v for k, v in tensors.items() if not k.startswith("heads.")}
