@@ -10,6 +10,9 @@ evaluation costs about as much as the longest episode.
 What comes out: per agent the mean return in each and its bootstrap 95% interval, and how far the
 world's order of the agents agrees with the real game's (Spearman's rho, Kendall's tau-b, and the
 order agreement over the pairs of agents whose real intervals do not overlap; see agents.stats).
+Beside them, what the world's heads make of each real episode (`World.read_episode`: its frames,
+actions and length, no world frames): where that ranks the agents well and the world does not,
+the gap lies in the world's frames and episode lengths, not in the heads.
 """
 from __future__ import annotations
 
@@ -32,9 +35,11 @@ def episode_seed(seed: int, episode: int) -> int:
 
 
 def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, progress: bool = True,
-                 lengths: dict | None = None):
+                 lengths: dict | None = None, read=None, read_out: dict | None = None):
     """{agent: [return per episode]} and the start frames [episode] of the real game. `lengths`, if
-    given, receives {agent: [steps per episode]}."""
+    given, receives {agent: [steps per episode]}. `read`, if given, a function (frames (T, H, W, 3),
+    actions [T-1 Actions]) -> float, is called on every episode and `read_out` receives {agent:
+    [its value per episode]} (what a world's heads make of the real episode)."""
     out, starts = {}, []
     bar = tqdm(total=len(agents) * episodes, desc=f"real game ({env.name})", disable=not progress, unit="episode")
     for e in range(episodes):
@@ -45,12 +50,19 @@ def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, p
             agent = make_agent(name, env.action_set, env.name)
             agent.reset(episode_seed(seed, e))
             frame, total, taken = env.reset(episode_seed(seed, e)), 0.0, 0
+            frames, acts = [frame], []
             for _ in range(steps):
-                frame, reward, done = env.step_native(agent.act(frame))
+                a = agent.act(frame)
+                frame, reward, done = env.step_native(a)
                 total, taken = total + reward, taken + 1
+                if read is not None:
+                    frames.append(frame)
+                    acts.append(env.action_set[a])
                 if done:
                     break
             out[name].append(total)
+            if read is not None:
+                read_out.setdefault(name, []).append(float(read(np.stack(frames), acts)))
             if lengths is not None:
                 lengths.setdefault(name, []).append(taken)
             bar.update()
@@ -171,7 +183,9 @@ def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: in
     _need_heads(world)                                    # refuse before the real-game runs, too
     env = make_env(spec, size=world.resolution[0])
     try:
-        real, starts = real_returns(env, agents, episodes, steps, seed, progress, lengths=(real_len := {}))
+        # the heads' reading of each real episode: what they add up to on the game's own frames
+        real, starts = real_returns(env, agents, episodes, steps, seed, progress, lengths=(real_len := {}),
+                                    read=lambda f, a: world.read_episode(f, a)[0].sum(), read_out=(heads_real := {}))
     finally:
         env.close()
     sim = world_returns(world, agents, starts, steps, seed, batch, progress, lengths=(sim_len := {}))
@@ -184,12 +198,17 @@ def evaluate_agents(checkpoint, agents: list[str], episodes: int = 16, steps: in
             "world_return": float(np.mean(sim[name])), "world_ci": list(bootstrap_ci(sim[name], seed=seed + i)),
             "real_returns": real[name], "world_returns": sim[name],
             # how long episodes last: a world whose end head never fires plays every episode out
-            "real_steps": float(np.mean(real_len[name])), "world_steps": float(np.mean(sim_len[name]))}
+            "real_steps": float(np.mean(real_len[name])), "world_steps": float(np.mean(sim_len[name])),
+            # the heads on the game's own frames (its episode lengths): their share of the gap
+            "heads_on_real_return": float(np.mean(heads_real[name])),
+            "heads_on_real_ci": list(bootstrap_ci(heads_real[name], seed=seed + i)),
+            "heads_on_real_returns": heads_real[name]}
     r = [result["agents"][n]["real_return"] for n in agents]
     w = [result["agents"][n]["world_return"] for n in agents]
     result["spearman"] = spearman(r, w)
     result["kendall"] = kendall(r, w)
     result["pairwise_order_agreement"] = pairwise_order_agreement(r, [result["agents"][n]["real_ci"] for n in agents], w)
+    result["heads_on_real_spearman"] = spearman(r, [result["agents"][n]["heads_on_real_return"] for n in agents])
     result["seconds"] = time.perf_counter() - t0
     return result
 
@@ -228,6 +247,14 @@ def _steps(a: dict) -> str:
     return f"{a['real_steps']:.0f} / {a['world_steps']:.0f}"
 
 
+def _on_real(a: dict) -> str:
+    """The heads' return on the game's own episodes [interval], or n/a (results from before)."""
+    if a.get("heads_on_real_return") is None:
+        return "n/a"
+    lo, hi = a["heads_on_real_ci"]
+    return f"{a['heads_on_real_return']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def write_agents_report(result: dict, out: Path) -> Path:
     """DIR/agents.json, DIR/agents.png (world return against real return, 95% intervals) and
     DIR/report.md."""
@@ -253,18 +280,21 @@ def write_agents_report(result: dict, out: Path) -> Path:
     plt.close(fig)
     rows = "\n".join(f"| {n} | {a['real_return']:.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}] | "
                      f"{a['world_return']:.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}] | "
-                     f"{_steps(a)} |" for n, a in result["agents"].items())
+                     f"{_steps(a)} | {_on_real(a)} |" for n, a in result["agents"].items())
     md = f"""# Agents in {result['env']}: the world against the real game
 
 Checkpoint `{result['checkpoint']}`, sampling {result['world_settings']}.
 {result['episodes']} episodes per agent (real-game seeds {episode_seed(result['seed'], 0)}..{episode_seed(result['seed'], result['episodes'] - 1)}), {result['steps']} steps each, the same start frames in both.
 Returns: mean over episodes [bootstrap 95% interval].
 
-| agent | real game | world | mean steps (game / world) |
-|---|---|---|---|
+| agent | real game | world | mean steps (game / world) | heads on the game's frames |
+|---|---|---|---|---|
 {rows}
 
 - Spearman's rho (agents' mean returns, world vs real): **{_num(result['spearman'])}**
+- The heads alone, reading the game's own episodes (its frames, actions and lengths; no world
+  frames): Spearman {_num(result.get('heads_on_real_spearman'))}. Where this is high and the world's
+  is not, the gap is in what the world draws and how long its episodes last, not in the heads.
 - Kendall's tau-b: {_num(result['kendall'])}
 - Order agreement over the pairs the real game tells apart: {_num(result['pairwise_order_agreement'])}
 - {result['seconds']:.0f} s

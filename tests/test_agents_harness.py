@@ -35,6 +35,15 @@ def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world,
         if world.done:
             break
     assert r["agents"]["random"]["world_returns"][1] == pytest.approx(total, abs=1e-5)
+    # the heads' reading of the real episode: the game's frames and actions of that same episode
+    agent.reset(episode_seed(2, 1))
+    frames, acts = [env.reset(episode_seed(2, 1))], []
+    for _ in range(4):
+        a = agent.act(frames[-1])
+        frames.append(env.step_native(a)[0])
+        acts.append(env.action_set[a])
+    read = float(world.read_episode(np.stack(frames), acts)[0].sum())
+    assert r["agents"]["random"]["heads_on_real_returns"][1] == pytest.approx(read, abs=1e-5)
     assert all(a["real_returns"] == [0.0] * 3 for a in r["agents"].values())   # the procedural game has no rewards
     out = write_agents_report(r, tmp_path / "out")
     data = json.loads((tmp_path / "out" / "agents.json").read_text())
@@ -47,6 +56,7 @@ def test_eval_runs_the_same_episodes_in_both_and_writes_the_report(headed_world,
         assert a["world_ci"][0] <= a["world_return"] <= a["world_ci"][1]
         assert a["real_steps"] == 4.0 and 1.0 <= a["world_steps"] <= 4.0   # the procedural game never ends
     assert "| 4 / " in out.read_text()                                       # steps: game / world
+    assert "heads on the game's frames" in out.read_text() and "heads_on_real_spearman" in data
     assert data["spearman"] is None                    # real returns all equal: no ranking, said as null
     assert (tmp_path / "out" / "agents.png").stat().st_size > 1000 and "Spearman" in out.read_text()
     assert data["heads"] == {"real": {}, "generated": {}} and "were not measured" in out.read_text()

@@ -503,3 +503,37 @@ def test_heads_with_coords_tell_where_a_thing_is():
         assert heads.config.coords == coords
         acc[coords] = score_heads(heads, val)["reward_class_accuracy"]
     assert acc[True] >= 0.9 and acc[False] <= 0.75
+
+
+def test_read_episode_reads_real_frames_as_the_heads_were_fitted(recording, tiny_world, tmp_path):
+    """World.read_episode (the heads on a real episode, what `agents eval` sets beside the game's
+    returns) encodes the frames and builds the action windows exactly as the fit's transitions
+    do; bad input is refused."""
+    from dataclasses import asdict
+
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.action import ACTION_DIM
+    from worldmodel.checkpoint import save_checkpoint
+    config, tensors = load_checkpoint(tiny_world)
+    torch.manual_seed(1)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16,
+                                       use_action=True, action_history=3, coords=True))
+    out = tmp_path / "w"
+    shutil.copytree(tiny_world, out)
+    for f in out.glob("*.safetensors"):
+        f.unlink()
+    save_checkpoint(out, dict(config, heads={"config": asdict(heads.config), "metrics": {}}),
+                    {**tensors, **{f"heads.{k}": v for k, v in heads.state_dict().items()}})
+    w = World.from_pretrained(out)
+    _, episodes = load_episodes(recording)
+    ep = episodes[2]
+    ep.actions[0] = 0.0                                   # a start frame has no action (as recorded)
+    r, p = w.read_episode(ep.frames, [Action.from_vector(v) for v in ep.actions[1:]])
+    tr = transitions(encode_episodes(w.autoencoder, [ep], "cpu"), [ep], [0], history=3)
+    want_r, want_p = w.heads.predict(tr["z_prev"], tr["z"], tr["action"])
+    assert r.shape == (len(ep) - 1,)
+    assert np.allclose(r, want_r.numpy(), atol=1e-5) and np.allclose(p, want_p.numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="one fewer"):
+        w.read_episode(ep.frames, [Action()] * len(ep))
+    with pytest.raises(ValueError, match="uint8 frames"):
+        w.read_episode(ep.frames[..., 0], [Action()] * (len(ep) - 1))

@@ -682,9 +682,11 @@ def cmd_agents_eval(args) -> int:
     report = write_agents_report(r, Path(args.out))
     for name, a in r["agents"].items():
         print(f"{name:>12}: real {a['real_return']:7.2f} [{a['real_ci'][0]:.2f}, {a['real_ci'][1]:.2f}]   "
-              f"world {a['world_return']:7.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}]")
+              f"world {a['world_return']:7.2f} [{a['world_ci'][0]:.2f}, {a['world_ci'][1]:.2f}]   "
+              f"heads on the game's frames {a['heads_on_real_return']:7.2f}")
     print(f"Spearman {r['spearman']:.3f}, Kendall {r['kendall']:.3f}, "
-          f"order agreement {r['pairwise_order_agreement']:.3f} ({r['seconds']:.0f} s); wrote {report}")
+          f"order agreement {r['pairwise_order_agreement']:.3f} ({r['seconds']:.0f} s); the heads alone on the "
+          f"game's episodes: Spearman {r['heads_on_real_spearman']:.3f}; wrote {report}")
     return 0
 
 

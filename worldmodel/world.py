@@ -373,6 +373,33 @@ class World:
                                history=None if hist is None else {k: v.clone() for k, v in hist.items()})
         return other
 
+    @torch.no_grad()
+    def read_episode(self, frames, actions) -> tuple[np.ndarray, np.ndarray]:
+        """What this world's heads make of a real episode: frames (T, H, W, 3) uint8 at the world's
+        resolution, from the start frame on, and the T-1 Actions that led from each frame to the
+        next. -> the heads' rewards (T-1,) and calibrated P(end) (T-1,), read from the encoded real
+        frames (and, for heads that read actions, the same window of latest actions a world keeps
+        from its reset). Set beside the game's own rewards, it tells the heads' errors from the
+        world's drawing. Independent of any play state."""
+        if self.heads is None:
+            raise ValueError("this world has no reward/episode-end heads (fit them with `worldmodel train-heads`)")
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[1:3] != self.resolution or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ImageError(f"read_episode takes uint8 frames (T, {self.resolution[0]}, {self.resolution[1]}, 3), "
+                             f"got {frames.dtype} {frames.shape}")
+        if len(actions) != len(frames) - 1:
+            raise ActionError(f"got {len(actions)} actions for {len(frames)} frames (want one fewer)")
+        if len(frames) < 2:
+            return np.zeros(0, np.float32), np.zeros(0, np.float32)
+        z = torch.cat([self._encode(frames[i:i + 256]) for i in range(0, len(frames), 256)])   # (T, c, h, w)
+        acts = torch.cat([torch.zeros(1, ACTION_DIM), torch.from_numpy(actions_to_array(list(actions)))])   # (T, a)
+        cfg = self.heads.config
+        k = cfg.action_history if cfg.use_action else 1
+        padded = torch.cat([torch.zeros(k - 1, ACTION_DIM), acts])
+        window = torch.stack([padded[j:j + len(acts)] for j in range(k)], 1)[1:].to(self.device)   # (T-1, k, a)
+        r, p_end = self.heads.predict(z[:-1], z[1:], window if k > 1 else window[:, 0])
+        return r.cpu().numpy(), p_end.cpu().numpy()
+
     # ----- internals ----------------------------------------------------------------------
     def _denoise(self, x, sigma, acts, action_on, pos):
         """Denoise the current frame x (b', c, h, w) at noise level sigma, given the past."""
