@@ -8,10 +8,10 @@ it) and predicts the reward of that step and whether the episode ended there:
         -> reward logits (b, 3), end logit (b,)
 
 Why more than one action: a game may pay a step or more after the key that earned it. In
-defend_the_center a kill is paid one step after the shot (no kill comes on the first step of
-fire: 0 of 2,530 in the recording; 30% on the second, 15% on the step after letting go) and a
-held trigger refires only every few steps (3% per step after the fourth), so whether a step can
-pay at all is in the last few actions, while the frames show it poorly.
+defend_the_center's recording (`scripts/reward_timing.py`) no kill is paid on the first step of
+fire (0 of 2,530), 30% on the second and 15% on the step after letting go, and a held trigger
+pays again mostly on its fifth step (11%; 2-3% on the others): whether a step can pay at all is
+in the last few actions, which the frames show poorly.
 
 The reward is classified as negative / zero / positive, and a class stands for the mean reward
 of its training examples (`reward_values`): game rewards are sparse and come in a few fixed sizes.
