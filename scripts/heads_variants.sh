@@ -11,7 +11,9 @@
 # (`--with-action --action-history K`), "-coords": heads that see where on screen things are
 # (`--coords`), "-plusrandom": the fit also gets 100 episodes of uniformly random play (recorded
 # once into RUN/rec-random, game seeds 500,015+; `--also`), so the heads see more than one way
-# of playing; e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
+# of playing; "-plusexplore": 100 episodes of `explore:random` (random play that repeats its
+# action with a stickiness drawn each episode: single taps and long holds alike; RUN/rec-explore,
+# seeds 600,018+); e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -30,19 +32,24 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             action) action=--with-action ;;
             actions[1-9]|actions[1-9][0-9]) action="--with-action --action-history ${f#actions}" ;;
             coords) coords=--coords ;;
-            plusrandom) also="--also $RUN/rec-random" ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom)" >&2; exit 2 ;;
+            plusrandom) also="$also --also $RUN/rec-random" ;;
+            plusexplore) also="$also --also $RUN/rec-explore" ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore)" >&2; exit 2 ;;
         esac
     done
     echo "--reward-estimate $reward --end-estimate $end $action $coords $also"
 }
 for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
+record_once() {   # NAME POLICY SEED: 100 episodes of 300 steps of the world's game into RUN/rec-NAME, once
+    [ -f "$RUN/rec-$1/meta.json" ] && return
+    local env
+    env=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['env']['env'])" "$RUN/world/config.json")
+    rm -rf "$RUN/rec-$1"
+    worldmodel record --env "$env" --episodes 100 --steps 300 --policy "$2" --seed "$3" --out "$RUN/rec-$1"
+}
 for v in $VARIANTS; do
-    if [[ $v == *-plusrandom* && ! -f "$RUN/rec-random/meta.json" ]]; then
-        env=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['env']['env'])" "$RUN/world/config.json")
-        rm -rf "$RUN/rec-random"
-        worldmodel record --env "$env" --episodes 100 --steps 300 --policy random --seed 5 --out "$RUN/rec-random"
-    fi
+    if [[ $v == *-plusrandom* ]]; then record_once random random 5; fi
+    if [[ $v == *-plusexplore* ]]; then record_once explore explore:random 6; fi
     out="$RUN/heads-$v"
     rm -rf "$out" && mkdir -p "$out"
     # the checkpoint only (not its work/ folder of training state, nor its eval/)
