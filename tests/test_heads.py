@@ -436,26 +436,30 @@ def test_heads_reading_past_actions_learn_a_delayed_payoff(recording, tiny_world
     assert (scores[1]["recall"] or 0.0) < 0.5 or (scores[1]["precision"] or 0.0) < 0.6
 
 
-def test_world_feeds_its_heads_the_latest_actions(tiny_world, tmp_path):
-    """A World keeps the window of actions its heads read: after reset zeros (or the past_actions
-    given), then each step's action pushed in; reset_rows empties a restarted row's window. The
-    world's rewards equal the heads' own on the windows built by hand."""
+def _with_heads(world, heads, out):
+    """A copy of the checkpoint `world` at `out` with these heads in it."""
     from dataclasses import asdict
 
-    from dynamics.heads import HeadsConfig, RewardEndHeads
-    from worldmodel.action import ACTION_DIM, actions_to_array
     from worldmodel.checkpoint import save_checkpoint
-    config, tensors = load_checkpoint(tiny_world)
-    torch.manual_seed(0)
-    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16,
-                                       use_action=True, action_history=3))
-    out = tmp_path / "w"
-    shutil.copytree(tiny_world, out)
+    config, tensors = load_checkpoint(world)
+    shutil.copytree(world, out)
     for f in out.glob("*.safetensors"):
         f.unlink()
     save_checkpoint(out, dict(config, heads={"config": asdict(heads.config), "metrics": {}}),
                     {**tensors, **{f"heads.{k}": v for k, v in heads.state_dict().items()}})
-    w = World.from_pretrained(out)
+    return out
+
+
+def test_world_feeds_its_heads_the_latest_actions(tiny_world, tmp_path):
+    """A World keeps the window of actions its heads read: after reset zeros (or the past_actions
+    given), then each step's action pushed in; reset_rows empties a restarted row's window. The
+    world's rewards equal the heads' own on the windows built by hand."""
+    from dynamics.heads import HeadsConfig, RewardEndHeads
+    from worldmodel.action import ACTION_DIM, actions_to_array
+    torch.manual_seed(0)
+    heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16,
+                                       use_action=True, action_history=3))
+    w = World.from_pretrained(_with_heads(tiny_world, heads, tmp_path / "w"))
     assert w.heads.config.action_history == 3
     keys = [Action.press("w"), Action.press("d"), Action(buttons=frozenset({"left"})), Action.press("a")]
     past = np.random.default_rng(0).random((2, 2, ACTION_DIM)).astype(np.float32)
@@ -509,22 +513,12 @@ def test_read_episode_reads_real_frames_as_the_heads_were_fitted(recording, tiny
     """World.read_episode (the heads on a real episode, what `agents eval` sets beside the game's
     returns) encodes the frames and builds the action windows exactly as the fit's transitions
     do; bad input is refused."""
-    from dataclasses import asdict
-
     from dynamics.heads import HeadsConfig, RewardEndHeads
     from worldmodel.action import ACTION_DIM
-    from worldmodel.checkpoint import save_checkpoint
-    config, tensors = load_checkpoint(tiny_world)
     torch.manual_seed(1)
     heads = RewardEndHeads(HeadsConfig(latent_channels=4, latent_size=8, action_dim=ACTION_DIM, dim=16,
                                        use_action=True, action_history=3, coords=True))
-    out = tmp_path / "w"
-    shutil.copytree(tiny_world, out)
-    for f in out.glob("*.safetensors"):
-        f.unlink()
-    save_checkpoint(out, dict(config, heads={"config": asdict(heads.config), "metrics": {}}),
-                    {**tensors, **{f"heads.{k}": v for k, v in heads.state_dict().items()}})
-    w = World.from_pretrained(out)
+    w = World.from_pretrained(_with_heads(tiny_world, heads, tmp_path / "w"))
     _, episodes = load_episodes(recording)
     ep = episodes[2]
     ep.actions[0] = 0.0                                   # a start frame has no action (as recorded)
