@@ -41,11 +41,12 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
 }
 for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
 record_once() {   # NAME POLICY SEED: 100 episodes of 300 steps of the world's game into RUN/rec-NAME, once
-    [ -f "$RUN/rec-$1/meta.json" ] && return
-    local env
-    env=$(python -c "import json, sys; print(json.load(open(sys.argv[1]))['env']['env'])" "$RUN/world/config.json")
+    [ -f "$RUN/rec-$1/done" ] && return                    # a killed recording is made again, not reused
+    local env size
+    read -r env size < <(python -c "import json, sys; c = json.load(open(sys.argv[1])); print(c['env']['env'], c['env']['size'])" "$RUN/world/config.json")
     rm -rf "$RUN/rec-$1"
-    worldmodel record --env "$env" --episodes 100 --steps 300 --policy "$2" --seed "$3" --out "$RUN/rec-$1"
+    worldmodel record --env "$env" --size "$size" --episodes 100 --steps 300 --policy "$2" --seed "$3" --out "$RUN/rec-$1"
+    touch "$RUN/rec-$1/done"
 }
 for v in $VARIANTS; do
     if [[ $v == *-plusrandom* ]]; then record_once random random 5; fi

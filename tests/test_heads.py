@@ -108,11 +108,14 @@ def test_train_heads_with_action_history(recording, tiny_world, tmp_path, capsys
     assert heads["config"]["use_action"] and heads["config"]["action_history"] == 3
     assert heads["metrics"]["generated"]["rollouts"] > 0 and heads["metrics"]["fit_on"]["world_steps"] > 0
     plain = heads["metrics"]
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--also", str(recording)]) == 2   # would leak held-out
+    other = tmp_path / "other"
+    shutil.copytree(recording, other)
     # --also: another recording's episodes all join the fit (and its world rollouts); held-out unchanged
     assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16",
-                 "--with-action", "--action-history", "3", "--also", str(recording)]) == 0
+                 "--with-action", "--action-history", "3", "--also", str(other)]) == 0
     more = load_checkpoint(world_dir)[0]["heads"]["metrics"]
-    assert more["also"] == [str(recording)] and more["val_episodes"] == plain["val_episodes"]
+    assert more["also"] == [str(other)] and more["val_episodes"] == plain["val_episodes"]
     assert more["train_episodes"] == plain["train_episodes"] + 4
     assert more["fit_on"]["real_steps"] > plain["fit_on"]["real_steps"]
     assert more["fit_on"]["world_steps"] > plain["fit_on"]["world_steps"]
@@ -479,8 +482,10 @@ def test_world_feeds_its_heads_the_latest_actions(tiny_world, tmp_path):
     w.reset_rows([1], [None], [5])
     assert torch.equal(w._state.past_actions[1], torch.zeros(2, ACTION_DIM))
     assert torch.equal(w._state.past_actions[0], window[0, 1:])
+    before = w.frame.copy()
     with pytest.raises(ValueError, match="past_actions"):
         w.reset([None, None], seed=[1, 2], past_actions=np.zeros((2, 5, ACTION_DIM)))
+    assert np.array_equal(w.frame, before) and w.step([Action(), Action()]).shape[0] == 2   # the play goes on
     with pytest.raises(ValueError, match="latest 3"):
         w.heads.predict(prev, w.latent, window[:, :2])
 
@@ -521,7 +526,7 @@ def test_read_episode_reads_real_frames_as_the_heads_were_fitted(recording, tiny
     w = World.from_pretrained(_with_heads(tiny_world, heads, tmp_path / "w"))
     _, episodes = load_episodes(recording)
     ep = episodes[2]
-    ep.actions[0] = 0.0                                   # a start frame has no action (as recorded)
+    assert not ep.actions[0].any()                        # a start frame has no action, as recorded
     r, p = w.read_episode(ep.frames, [Action.from_vector(v) for v in ep.actions[1:]])
     tr = transitions(encode_episodes(w.autoencoder, [ep], "cpu"), [ep], [0], history=3)
     want_r, want_p = w.heads.predict(tr["z_prev"], tr["z"], tr["action"])

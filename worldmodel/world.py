@@ -249,6 +249,9 @@ class World:
             gens = [torch.Generator(self.device).manual_seed(int(s)) for s in seed]
         else:
             gens = [torch.Generator(self.device).manual_seed(self.seed if seed is None else int(seed))]
+        if self.heads is None and past_actions is not None:                  # refused before the old play is lost
+            raise ValueError("past_actions is for a world with heads that read the latest actions; this one has no heads")
+        past = self._past_actions(b, past_actions) if self.heads is not None else None
         self._state = PlayState(frames, batched, gens, self.denoiser.net.new_cache())
         z = self._encode(frames)                                               # (b, c, h, w)
         self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
@@ -258,9 +261,7 @@ class World:
             st = self._state
             st.z_prev, st.reward, st.end_prob = z, np.zeros(b, np.float32), np.zeros(b, np.float32)
             st.ended = np.zeros(b, bool)
-            st.past_actions = self._past_actions(b, past_actions)
-        elif past_actions is not None:
-            raise ValueError("past_actions is for a world with heads that read the latest actions; this one has no heads")
+            st.past_actions = past
         return frames if batched else frames[0]
 
     @torch.no_grad()
@@ -483,8 +484,10 @@ class World:
         k = cfg.action_history if cfg.use_action else 1
         if past is None:
             return torch.zeros(b, k - 1, cfg.action_dim, device=self.device) if k > 1 else None
-        past = torch.as_tensor(np.asarray(past, np.float32), device=self.device)
-        if k == 1 or past.shape != (b, k - 1, cfg.action_dim) or not torch.isfinite(past).all():
+        if k == 1:
+            raise ValueError("these heads read only the step's own action: pass no past_actions")
+        past = torch.as_tensor(past, dtype=torch.float32, device=self.device)
+        if past.shape != (b, k - 1, cfg.action_dim) or not torch.isfinite(past).all():
             raise ValueError(f"past_actions must be finite, of shape ({b}, {k - 1}, {cfg.action_dim}) for these heads "
                              f"(they read the latest {k} action(s)), got {tuple(past.shape)}")
         return past

@@ -162,6 +162,9 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
         raise FileNotFoundError(f"no recording to fit the heads on ({data}); pass --data, a `worldmodel record` "
                                 f"folder of {config.get('env', {}).get('env', 'its game')}")
     seed = int(train_cfg.get("seed", 0) if seed is None else seed)
+    folders = [Path(f).resolve() for f in [data, *also]]
+    if len(set(folders)) != len(folders):     # the held-out episodes of --data must stay out of the fit
+        raise ValueError(f"--also must name other recordings than --data ({data}) and each only once")
     recordings = []
     for folder in [data, *also]:                       # all checked before any work
         if not Path(folder).is_dir():
