@@ -68,7 +68,8 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     end_weight = max(1e-3, min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
     history = train["action"].shape[1] if train["action"].dim() == 3 and use_action else 1   # (n, k, a) windows
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
-                      use_action=use_action, action_history=history, coords=coords, reward_estimate=reward_estimate, end_estimate=end_estimate,
+                      use_action=use_action, action_history=history, coords=coords,
+                      reward_estimate=reward_estimate, end_estimate=end_estimate,
                       end_weight=end_weight,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
@@ -190,7 +191,8 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
                                history=action_history)
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
-                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run, coords=coords,
+                      noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
+                      coords=coords,
                       reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids, action_history), dev)
