@@ -137,6 +137,12 @@ class RewardEndHeads(nn.Module):
         return values[logits.argmax(-1)], p_end
 
     @property
+    def actions_read(self) -> int:
+        """How many of the latest actions these heads read: action_history, or 1 (the step's own,
+        ignored) for heads that read the frames only."""
+        return self.config.action_history if self.config.use_action else 1
+
+    @property
     def end_threshold(self) -> float:
         """The calibrated P(end) at which the weighted head says 0.5: the "threshold" rule (the
         same decision as sigmoid(logit) >= 0.5, up to float rounding)."""

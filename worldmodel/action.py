@@ -131,6 +131,14 @@ def actions_to_array(actions: Iterable[Action]) -> np.ndarray:
     return np.stack([a.to_vector() for a in actions])
 
 
+def action_windows(vectors: np.ndarray, k: int) -> np.ndarray:
+    """The latest k action vectors at every step, oldest first: (T, a) -> (T, k, a), step i's
+    window ending with vectors[i], zeros before step 0 (what reward heads that read the latest
+    actions see, and what a World keeps for them from its reset)."""
+    padded = np.concatenate([np.zeros((k - 1, vectors.shape[1]), vectors.dtype), vectors])
+    return np.stack([padded[j:j + len(vectors)] for j in range(k)], 1)
+
+
 def action_to_json(a: Action):
     """How checkpoints and recordings store a native action: its sorted keys, or a dict when the
     action also moves the mouse or holds a button (first-person games)."""

@@ -564,7 +564,8 @@ def cmd_train_heads(args) -> int:
     from .evaluate import heads_on_generated, heads_rollouts
     from .train.heads import train_heads
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
-                    use_action=args.with_action, action_history=args.action_history, coords=args.coords, also=args.also, generated=None if args.skip_generated else heads_on_generated,
+                    use_action=args.with_action, action_history=args.action_history, coords=args.coords,
+                    also=args.also, generated=None if args.skip_generated else heads_on_generated,
                     rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate,
                     end_estimate=args.end_estimate)
     print(format_heads(m))

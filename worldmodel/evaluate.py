@@ -378,7 +378,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
     start, as a world played from the episode's first frame would have them."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
     heads = getattr(world, "heads", None)
-    history = heads.config.action_history if heads is not None and heads.config.use_action else 1
+    history = heads.actions_read if heads is not None else 1
     windows = {e: episodes[e].action_windows(history) for e in ids} if history > 1 else None
     pred_r, true_r, pred_d, true_d = [], [], [], []
     got, got_end, true_r_values = 0.0, 0.0, []    # the heads' rewards and P(end) summed; the game's rewards

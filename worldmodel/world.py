@@ -19,7 +19,7 @@ import torch
 from autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from dynamics import SAMPLERS, Denoiser, FrameCache, KVCache, karras_sigmas
 
-from .action import ACTION_DIM, Action, ActionError, action_from_json, actions_to_array
+from .action import ACTION_DIM, Action, ActionError, action_from_json, action_windows, actions_to_array
 from .checkpoint import CheckpointError, load_checkpoint
 from .image import ImageError, fit_image
 from .world_checkpoint import build_world_parts, load_heads, load_world_parts, resolve_checkpoint, teacher_dir
@@ -393,12 +393,9 @@ class World:
         if len(frames) < 2:
             return np.zeros(0, np.float32), np.zeros(0, np.float32)
         z = torch.cat([self._encode(frames[i:i + 256]) for i in range(0, len(frames), 256)])   # (T, c, h, w)
-        acts = torch.cat([torch.zeros(1, ACTION_DIM), torch.from_numpy(actions_to_array(list(actions)))])   # (T, a)
-        cfg = self.heads.config
-        k = cfg.action_history if cfg.use_action else 1
-        padded = torch.cat([torch.zeros(k - 1, ACTION_DIM), acts])
-        window = torch.stack([padded[j:j + len(acts)] for j in range(k)], 1)[1:].to(self.device)   # (T-1, k, a)
-        r, p_end = self.heads.predict(z[:-1], z[1:], window if k > 1 else window[:, 0])
+        acts = np.concatenate([np.zeros((1, ACTION_DIM), np.float32), actions_to_array(list(actions))])   # (T, a)
+        window = torch.from_numpy(action_windows(acts, self.heads.actions_read)[1:]).to(self.device)   # (T-1, k, a)
+        r, p_end = self.heads.predict(z[:-1], z[1:], window)
         return r.cpu().numpy(), p_end.cpu().numpy()
 
     # ----- internals ----------------------------------------------------------------------
@@ -480,8 +477,7 @@ class World:
 
     def _past_actions(self, b: int, past) -> torch.Tensor | None:
         """The heads' window of earlier actions at reset: (b, k-1, a) zeros, or `past` checked."""
-        cfg = self.heads.config
-        k = cfg.action_history if cfg.use_action else 1
+        cfg, k = self.heads.config, self.heads.actions_read
         if past is None:
             return torch.zeros(b, k - 1, cfg.action_dim, device=self.device) if k > 1 else None
         if k == 1:

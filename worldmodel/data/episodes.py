@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..action import ACTION_DIM, KEYS
+from ..action import ACTION_DIM, KEYS, action_windows
 from ..envs import Env, ignores_first_action
 from .video import read_video, write_lossless
 
@@ -55,8 +55,7 @@ class Episode:
         """The latest k actions at every frame, oldest first: (n, k, ACTION_DIM), frame i's window
         ending with actions[i] (the one that led to it), zeros before frame 0 (as a World starts
         its heads' window at reset). Actions the game dropped are kept: the world was sent them."""
-        padded = np.concatenate([np.zeros((k - 1, self.actions.shape[1]), self.actions.dtype), self.actions])
-        return np.stack([padded[j:j + len(self.actions)] for j in range(k)], 1)
+        return action_windows(self.actions, k)
 
 
 def episode_seed(seed: int, i: int) -> int:
