@@ -13,7 +13,8 @@
 # once into RUN/rec-random, game seeds 500,015+; `--also`), so the heads see more than one way
 # of playing; "-plusexplore": 100 episodes of `explore:random` (random play that repeats its
 # action with a stickiness drawn each episode: single taps and long holds alike; RUN/rec-explore,
-# seeds 600,018+); e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
+# seeds 600,018+); "-realonly": the heads fit on real latents only, without the world's own frames
+# (`--real-only`); e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -23,7 +24,7 @@ VARIANTS=${2:-class expected}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-10000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-10000000000}
 [ -f "$RUN/world/config.json" ] || { echo "no world in $RUN/world: run scripts/agents_benchmark.sh $RUN first" >&2; exit 2; }
 variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it does not know
-    local reward flags f end=threshold action="" coords="" also=""
+    local reward flags f end=threshold action="" coords="" also="" real=""
     IFS=- read -r reward flags <<< "$1"
     case $reward in class|expected) ;; *) echo "unknown reward reading '$reward' in '$1' (known: class, expected)" >&2; exit 2 ;; esac
     for f in ${flags//-/ }; do
@@ -34,10 +35,11 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             coords) coords=--coords ;;
             plusrandom) also="$also --also $RUN/rec-random" ;;
             plusexplore) also="$also --also $RUN/rec-explore" ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore)" >&2; exit 2 ;;
+            realonly) real=--real-only ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore, realonly)" >&2; exit 2 ;;
         esac
     done
-    echo "--reward-estimate $reward --end-estimate $end $action $coords $also"
+    echo "--reward-estimate $reward --end-estimate $end $action $coords $also $real"
 }
 for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
 record_once() {   # NAME POLICY SEED: 100 episodes of 300 steps of the world's game into RUN/rec-NAME, once
