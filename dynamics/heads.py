@@ -170,10 +170,17 @@ def reward_classes(rewards: torch.Tensor) -> torch.Tensor:
     return (rewards > 0).long() * 2 + (rewards == 0).long()
 
 
-def heads_loss(heads: RewardEndHeads, z_prev, z, action, rewards, dones, class_weight, end_weight):
+def heads_loss(heads: RewardEndHeads, z_prev, z, action, rewards, dones, class_weight, end_weight,
+               reward_mask=None):
     """Cross-entropy on the reward class (class weights from the caller: balanced, or all 1 for
-    calibrated "expected" heads) + weighted BCE on the end flag."""
+    calibrated "expected" heads) + weighted BCE on the end flag. `reward_mask` (b,) bool: only
+    those steps teach the reward head (all of them teach the end head); None: all."""
     logits, end = heads(z_prev, z, action)
-    r = F.cross_entropy(logits, reward_classes(rewards), weight=class_weight)
+    target = reward_classes(rewards)
+    if reward_mask is None:
+        r = F.cross_entropy(logits, target, weight=class_weight)
+    else:   # the weighted mean cross_entropy takes, over the masked steps only
+        w = class_weight[target] * reward_mask.to(logits.dtype)                      # (b,)
+        r = (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum().clamp(min=1e-8)
     e = F.binary_cross_entropy_with_logits(end, dones.float(), pos_weight=end_weight)
     return r + e

@@ -14,7 +14,8 @@
 # of playing; "-plusexplore": 100 episodes of `explore:random` (random play that repeats its
 # action with a stickiness drawn each episode: single taps and long holds alike; RUN/rec-explore,
 # seeds 600,018+); "-realonly": the heads fit on real latents only, without the world's own frames
-# (`--real-only`); e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
+# (`--real-only`); "-worldend": the world's own frames teach the end head only, the reward head
+# fitting on real latents alone (`--world-frames-for end`); e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
@@ -36,7 +37,8 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             plusrandom) also="$also --also $RUN/rec-random" ;;
             plusexplore) also="$also --also $RUN/rec-explore" ;;
             realonly) real=--real-only ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore, realonly)" >&2; exit 2 ;;
+            worldend) real="--world-frames-for end" ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore, realonly, worldend)" >&2; exit 2 ;;
         esac
     done
     echo "--reward-estimate $reward --end-estimate $end $action $coords $also $real"

@@ -75,6 +75,13 @@ def test_train_heads_command_and_world_rewards(recording, tiny_world, tmp_path, 
     a, b = load_world_parts(tiny_world)[2], load_world_parts(world_dir)[2]
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert main(["train-heads", str(world_dir)]) == 2                # no recording known for this world
+    # --world-frames-for end: the world's frames still join the fit, for the end head only
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--steps", "20", "--batch-size", "16",
+                 "--world-frames-for", "end"]) == 0
+    assert "(these for the end head only)" in capsys.readouterr().out
+    fit = load_checkpoint(world_dir)[0]["heads"]["metrics"]["fit_on"]
+    assert fit["world_steps"] > 0 and fit["world_steps_teach"] == "end"
+    assert main(["train-heads", str(world_dir), "--data", str(recording), "--real-only", "--world-frames-for", "end"]) == 2
 
     # WorldEnv takes reward and termination from the heads
     from gymnasium.utils.env_checker import check_env
@@ -536,3 +543,37 @@ def test_read_episode_reads_real_frames_as_the_heads_were_fitted(recording, tiny
         w.read_episode(ep.frames, [Action()] * len(ep))
     with pytest.raises(ValueError, match="uint8 frames"):
         w.read_episode(ep.frames[..., 0], [Action()] * (len(ep) - 1))
+
+
+def test_reward_steps_keep_drifted_labels_out_of_the_reward_head_but_not_the_end_head():
+    """`fit_heads(reward_steps=)` (train-heads --world-frames-for end): the world's frames of a
+    recording carry the game's reward labels on a drawing that has drifted away from them. Here
+    the "real" steps pay +1 exactly where a bright spot shows; the "world" steps carry rewards
+    drawn at random (the drift), and they alone show the episode ends (a dark frame). Fitted on
+    all steps, the reward head pays frames without a spot too, and overpays a clean episode;
+    masked to the real steps it pays what the frames show. Either way the end head still learns
+    the ends, which only the world's steps teach."""
+    gen = torch.Generator().manual_seed(0)
+
+    def data(n: int, world: bool) -> dict:
+        z = 0.1 * torch.randn(n, 4, 8, 8, generator=gen)
+        spot = torch.rand(n, generator=gen) < 0.2
+        z[spot, :, 3, 4] += 3.0
+        reward = (torch.rand(n, generator=gen) < 0.5).float() if world else spot.float()
+        done = (torch.rand(n, generator=gen) < 0.1) if world else torch.zeros(n, dtype=torch.bool)
+        z[done, 1] -= 2.0
+        return {"z_prev": z.clone(), "z": z, "action": torch.zeros(n, 25), "reward": reward, "done": done}
+
+    real, world = data(2048, False), data(2048, True)
+    train = {k: torch.cat([real[k], world[k]]) for k in real}
+    mask = torch.arange(4096) < 2048
+    clean, ends = data(1024, False), data(1024, True)
+    for masked in (False, True):
+        heads = fit_heads(train, 25, steps=300, batch=128, progress=False, reward_steps=mask if masked else None)
+        m = score_heads(heads, clean)
+        over = m["reward_sum"]["predicted"] / m["reward_sum"]["actual"]
+        assert (abs(over - 1) < 0.15) if masked else (over > 1.5)
+        assert heads.config.reward_values[1] == 1.0                 # the +1 class, from the steps fitted
+        assert score_heads(heads, ends)["episode_end"]["recall"] >= 0.9
+    with pytest.raises(ValueError, match="no step"):
+        fit_heads(train, 25, steps=1, progress=False, reward_steps=torch.zeros(4096, dtype=torch.bool))

@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "frames of the training episodes are added (rollouts of 8 steps with the real actions, "
                          "labelled with the real rewards and ends), so the heads learn how the world draws a "
                          "reward, not only how the game does")
+    th.add_argument("--world-frames-for", choices=["both", "end"], default="both",
+                    help="which heads the world's own frames teach: both (default), or the end head only, the "
+                         "reward head fitting on real frames alone (over 8 steps the world's drawing drifts from "
+                         "the recording, so a paid kill lands on world frames that show a shot but no kill, and "
+                         "the reward head learns to pay every shot)")
     th.add_argument("--skip-generated", action="store_true",
                     help="score the heads on real held-out latents only, not also on the world's own frames of "
                          "those episodes (rollouts of 8 steps with the real actions; a head that fires on real "
@@ -563,11 +568,13 @@ def cmd_train_heads(args) -> int:
     from .eval_report import format_heads
     from .evaluate import heads_on_generated, heads_rollouts
     from .train.heads import train_heads
+    if args.real_only and args.world_frames_for != "both":
+        raise ValueError("--world-frames-for needs the world's frames: leave out --real-only")
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
                     use_action=args.with_action, action_history=args.action_history, coords=args.coords,
                     also=args.also, generated=None if args.skip_generated else heads_on_generated,
                     rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate,
-                    end_estimate=args.end_estimate)
+                    end_estimate=args.end_estimate, world_frames_for=args.world_frames_for)
     print(format_heads(m))
     return 0
 

@@ -349,7 +349,8 @@ def format_heads(m: dict) -> str:
         f = lambda x: "n/a" if x is None else f"{x:.2f}"  # noqa: E731
         return f"precision {f(d['precision'])}, recall {f(d['recall'])} ({d['predicted']} predicted, {d['actual']} actual)"
     fit = m.get("fit_on")
-    text = (f"fit on {fit['real_steps']} real steps + {fit['world_steps']} of the world's own\n" if fit else "")
+    only_end = " (these for the end head only)" if fit and fit.get("world_steps_teach") == "end" else ""
+    text = (f"fit on {fit['real_steps']} real steps + {fit['world_steps']} of the world's own{only_end}\n" if fit else "")
     text += (f"held-out: {m['steps']} steps of {m['val_episodes']} episodes\n"
             f"  reward events (right sign): {pr(m['reward_nonzero'])}\n"
             f"  episode end: {pr(m['episode_end'])}\n"

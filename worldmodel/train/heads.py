@@ -42,20 +42,26 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
               noise: float = 0.1, seed: int = 0, device=None, progress: bool = True,
               use_action: bool = HeadsConfig.use_action, out: str | Path | None = None,
               save_every: float = 120.0, reward_estimate: str = HeadsConfig.reward_estimate,
-              end_estimate: str = HeadsConfig.end_estimate, coords: bool = HeadsConfig.coords) -> RewardEndHeads:
+              end_estimate: str = HeadsConfig.end_estimate, coords: bool = HeadsConfig.coords,
+              reward_steps=None) -> RewardEndHeads:
     """Train heads on transitions (dict from `transitions`) on the shared loop (cosine learning
     rate without warm-up, no EMA, fp32). reward_estimate "expected": a plain cross-entropy on the
     reward class, so its probabilities are calibrated; "class": a class-balanced one
     (dynamics/heads.py says why the first is the default). The end flag's loss is balanced.
-    `out`: a folder for the resumable state (a killed fit resumes there); None = a temporary one."""
+    `out`: a folder for the resumable state (a killed fit resumes there); None = a temporary one.
+    `reward_steps`: a (n,) bool mask of the steps that teach the reward head (the end head learns
+    from all); None: all of them."""
     if out is None:
         with tempfile.TemporaryDirectory() as tmp:
             return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
-                             save_every, reward_estimate, end_estimate, coords)
+                             save_every, reward_estimate, end_estimate, coords, reward_steps)
     torch.manual_seed(seed)
     r = train["reward"]
-    neg, pos = r[r < 0], r[r > 0]
-    counts = torch.bincount(reward_classes(r), minlength=3).float()
+    if reward_steps is not None and not reward_steps.any():
+        raise ValueError("reward_steps leaves no step to fit the reward head on")
+    r_fit = r if reward_steps is None else r[reward_steps]      # what the class sizes and values come from
+    neg, pos = r_fit[r_fit < 0], r_fit[r_fit > 0]
+    counts = torch.bincount(reward_classes(r_fit), minlength=3).float()
     if reward_estimate == "expected":                   # calibrated rewards: every step weighs the same
         class_weight = (counts > 0).float()
     else:         # inverse-frequency weights, capped: a class seen 3 times must not dominate the loss
@@ -88,7 +94,8 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
         zp = zp + noise * torch.randn(zp.shape, generator=gen)
         z = z + noise * torch.randn(z.shape, generator=gen)
         return heads_loss(loop.net, zp.to(dev), z.to(dev), train["action"][idx].to(dev), r[idx].to(dev),
-                          train["done"][idx].to(dev), class_weight, end_weight)
+                          train["done"][idx].to(dev), class_weight, end_weight,
+                          None if reward_steps is None else reward_steps[idx].to(dev))
 
     loop.run(loss_fn, lambda step: None)
     loop.clear_state()
@@ -135,7 +142,7 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
                 use_action: bool = HeadsConfig.use_action, action_history: int = HeadsConfig.action_history,
                 coords: bool = HeadsConfig.coords, also=(), generated=None, rollouts=None,
                 reward_estimate: str = HeadsConfig.reward_estimate,
-                end_estimate: str = HeadsConfig.end_estimate) -> dict:
+                end_estimate: str = HeadsConfig.end_estimate, world_frames_for: str = "both") -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
     `action_history` > 1 (with `use_action`): the heads read that many of the latest actions.
@@ -151,7 +158,17 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     `rollouts`, if given, adds the world's own latent frames of the training episodes to the
     real ones the heads fit on, labelled with the game's rewards and ends: a function (path,
     episodes, ids, seed=, device=, progress=, history=) -> transitions dict;
-    `worldmodel.evaluate.heads_rollouts` is the one to pass."""
+    `worldmodel.evaluate.heads_rollouts` is the one to pass. `world_frames_for`: which heads those
+    frames teach: "both" (the default), or "end" only, the reward head fitting on real frames
+    alone. Why "end": over 8 steps the world's drawing drifts from the recording, so a kill the
+    game paid lands on world frames that show a shot but no kill, and the reward head learns to
+    pay every shot at the recording's hit rate (defend_the_center: heads that read PPO's real
+    episodes paid it 12.9 against the game's 8.1; fitted on real frames, 9.0). An episode's end
+    is different: it comes of risks no single frame settles, and the end head must learn how the
+    world draws them (fitted on real frames only, its P(end) summed to 2 on the world's own
+    frames of 15 real ends)."""
+    if world_frames_for not in ("both", "end"):
+        raise ValueError(f"world_frames_for must be 'both' or 'end', got {world_frames_for!r}")
     if action_history < 1 or (action_history > 1 and not use_action):
         raise ValueError(f"action_history {action_history}: give 1, or more together with use_action (--with-action)")
     path = resolve_checkpoint(world)
@@ -190,16 +207,20 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
         world_steps = rollouts(path, fit_eps, range(len(fit_eps)), seed=seed, device=dev, progress=progress,
                                history=action_history)
         train = {k: torch.cat([train[k], world_steps[k].to(train[k].dtype)]) for k in train}
+    reward_steps = None                       # the end head learns from every step; the reward head:
+    if world_frames_for == "end" and len(train["z"]) > n_real:
+        reward_steps = torch.arange(len(train["z"])) < n_real       # the real steps come first
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
                       noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
-                      coords=coords,
+                      coords=coords, reward_steps=reward_steps,
                       reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids, action_history), dev)
     metrics.update({"data": str(data), "also": [str(f) for f in also], "train_episodes": len(fit_eps),
                     "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed, "fit_on": {"real_steps": n_real,
-                                                                  "world_steps": len(train["z"]) - n_real}})
+                                                                  "world_steps": len(train["z"]) - n_real,
+                                                                  "world_steps_teach": world_frames_for}})
     tensors = {k: v for k, v in tensors.items() if not k.startswith("heads.")}
     tensors |= {f"heads.{k}": v.detach().cpu() for k, v in heads.state_dict().items()}
     half = any(v.dtype == torch.float16 for v in tensors.values())
