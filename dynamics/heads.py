@@ -179,7 +179,7 @@ def heads_loss(heads: RewardEndHeads, z_prev, z, action, rewards, dones, class_w
     target = reward_classes(rewards)
     if reward_mask is None:
         r = F.cross_entropy(logits, target, weight=class_weight)
-    else:   # the weighted mean cross_entropy takes, over the masked steps only
+    else:   # F.cross_entropy(weight=)'s weighted mean, over the masked steps only
         w = class_weight[target] * reward_mask.to(logits.dtype)                      # (b,)
         r = (F.cross_entropy(logits, target, reduction="none") * w).sum() / w.sum().clamp(min=1e-8)
     e = F.binary_cross_entropy_with_logits(end, dones.float(), pos_weight=end_weight)

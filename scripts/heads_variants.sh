@@ -36,8 +36,9 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             coords) coords=--coords ;;
             plusrandom) also="$also --also $RUN/rec-random" ;;
             plusexplore) also="$also --also $RUN/rec-explore" ;;
-            realonly) real=--real-only ;;
-            worldend) real="--world-frames-for end" ;;
+            realonly|worldend)
+                [ -z "$real" ] || { echo "realonly and worldend exclude each other ('$1')" >&2; exit 2; }
+                if [ "$f" = realonly ]; then real=--real-only; else real="--world-frames-for end"; fi ;;
             *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore, realonly, worldend)" >&2; exit 2 ;;
         esac
     done

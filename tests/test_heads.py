@@ -559,7 +559,8 @@ def test_reward_steps_keep_drifted_labels_out_of_the_reward_head_but_not_the_end
         z = 0.1 * torch.randn(n, 4, 8, 8, generator=gen)
         spot = torch.rand(n, generator=gen) < 0.2
         z[spot, :, 3, 4] += 3.0
-        reward = (torch.rand(n, generator=gen) < 0.5).float() if world else spot.float()
+        # the drifted labels: at random, and of another size (the class values come from the fit)
+        reward = 2.0 * (torch.rand(n, generator=gen) < 0.5).float() if world else spot.float()
         done = (torch.rand(n, generator=gen) < 0.1) if world else torch.zeros(n, dtype=torch.bool)
         z[done, 1] -= 2.0
         return {"z_prev": z.clone(), "z": z, "action": torch.zeros(n, 25), "reward": reward, "done": done}
@@ -573,7 +574,62 @@ def test_reward_steps_keep_drifted_labels_out_of_the_reward_head_but_not_the_end
         m = score_heads(heads, clean)
         over = m["reward_sum"]["predicted"] / m["reward_sum"]["actual"]
         assert (abs(over - 1) < 0.15) if masked else (over > 1.5)
-        assert heads.config.reward_values[1] == 1.0                 # the +1 class, from the steps fitted
+        assert (heads.config.reward_values[1] == 1.0) == masked     # the + class's value: the steps fitted
         assert score_heads(heads, ends)["episode_end"]["recall"] >= 0.9
+    # class-balanced heads weigh the classes of the masked steps only, and find the spots
+    heads = fit_heads(train, 25, steps=300, batch=128, progress=False, reward_steps=mask, reward_estimate="class")
+    m = score_heads(heads, clean)
+    assert m["reward_nonzero"]["recall"] >= 0.9 and m["reward_nonzero"]["precision"] >= 0.9
     with pytest.raises(ValueError, match="no step"):
         fit_heads(train, 25, steps=1, progress=False, reward_steps=torch.zeros(4096, dtype=torch.bool))
+    with pytest.raises(ValueError, match="bool mask"):
+        fit_heads(train, 25, steps=1, progress=False, reward_steps=mask.long())
+
+
+def test_train_heads_masks_exactly_the_world_steps_for_the_reward_head(recording, tiny_world, tmp_path,
+                                                                         monkeypatch):
+    """train_heads(world_frames_for="end") hands fit_heads a mask that is True on the recording's
+    real steps and False on every step of the world's rollouts (which come after them)."""
+    import worldmodel.train.heads as th
+    world_dir = tmp_path / "w"
+    shutil.copytree(tiny_world, world_dir)
+    seen = {}
+    real_fit = th.fit_heads
+
+    def spy(train, *args, **kw):
+        seen["train"], seen["mask"] = train, kw.get("reward_steps")
+        return real_fit(train, *args, **kw)
+
+    def rollouts(path, episodes, ids, history=1, **kw):          # 7 "world" steps marked by reward 5
+        t = transitions(encode_episodes(load_world_parts(path)[1], episodes, "cpu"), episodes, ids, history)
+        return {k: v[:7] for k, v in t.items()} | {"reward": torch.full((7,), 5.0)}
+
+    monkeypatch.setattr(th, "fit_heads", spy)
+    for how, masked in (("end", True), ("both", False)):
+        m = th.train_heads(world_dir, recording, steps=2, batch=16, progress=False, rollouts=rollouts,
+                           world_frames_for=how)
+        assert m["fit_on"]["world_steps"] == 7 and m["fit_on"]["world_steps_teach"] == how
+        if masked:
+            world_rows = seen["train"]["reward"] == 5.0
+            assert world_rows.sum() == 7 and torch.equal(seen["mask"], ~world_rows)
+        else:
+            assert seen["mask"] is None
+    with pytest.raises(ValueError, match="needs the world's frames"):
+        th.train_heads(world_dir, recording, progress=False, world_frames_for="end")
+
+
+def test_a_killed_fit_of_other_heads_is_not_resumed_into_these(tmp_path):
+    """The heads' resumable state left by a killed fit is reused only for the same fit: one with
+    other settings (here coordinate channels, so other weights) starts over instead of failing to
+    load, or mixing two fits."""
+    from worldmodel.train.loop import STATE, read_state
+    gen = torch.Generator().manual_seed(0)
+    n = 64
+    train = {"z_prev": torch.randn(n, 4, 8, 8, generator=gen), "z": torch.randn(n, 4, 8, 8, generator=gen),
+             "action": torch.zeros(n, 25), "reward": torch.zeros(n), "done": torch.zeros(n, dtype=torch.bool)}
+    out = tmp_path / "heads-training"
+    out.mkdir()
+    (out / STATE).write_text('{"step": 5, "total": 10, "settings": {"coords": true}}')   # weights long gone
+    heads = fit_heads(train, 25, steps=3, batch=16, progress=False, out=out, save_every=0.0)
+    assert not heads.config.coords
+    assert read_state(out) is None                                  # finished: no state left to resume

@@ -244,8 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--world-frames-for", choices=["both", "end"], default="both",
                     help="which heads the world's own frames teach: both (default), or the end head only, the "
                          "reward head fitting on real frames alone (over 8 steps the world's drawing drifts from "
-                         "the recording, so a paid kill lands on world frames that show a shot but no kill, and "
-                         "the reward head learns to pay every shot)")
+                         "the recording, so a paid reward can land on world frames that do not show what earned it "
+                         "(a shot but no kill), and the reward head can learn to pay such frames)")
     th.add_argument("--skip-generated", action="store_true",
                     help="score the heads on real held-out latents only, not also on the world's own frames of "
                          "those episodes (rollouts of 8 steps with the real actions; a head that fires on real "

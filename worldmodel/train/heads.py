@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from dynamics.heads import HeadsConfig, RewardEndHeads, heads_loss, reward_classes
 
@@ -16,7 +17,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..data import load_episodes, split_episodes
 from ..world_checkpoint import build_world_parts, resolve_checkpoint
 from .dynamics import encode_episodes
-from .loop import LoopConfig, TrainLoop, pick_device
+from .loop import LoopConfig, TrainLoop, pick_device, read_state
 
 
 def transitions(latents: list[torch.Tensor], episodes, ids, history: int = 1) -> dict[str, torch.Tensor]:
@@ -57,8 +58,12 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
                              save_every, reward_estimate, end_estimate, coords, reward_steps)
     torch.manual_seed(seed)
     r = train["reward"]
-    if reward_steps is not None and not reward_steps.any():
-        raise ValueError("reward_steps leaves no step to fit the reward head on")
+    if reward_steps is not None:
+        if reward_steps.dtype != torch.bool or reward_steps.shape != r.shape:
+            raise ValueError(f"reward_steps must be a bool mask of shape {tuple(r.shape)}, got "
+                             f"{reward_steps.dtype} {tuple(reward_steps.shape)}")
+        if not reward_steps.any():
+            raise ValueError("reward_steps leaves no step to fit the reward head on")
     r_fit = r if reward_steps is None else r[reward_steps]      # what the class sizes and values come from
     neg, pos = r_fit[r_fit < 0], r_fit[r_fit > 0]
     counts = torch.bincount(reward_classes(r_fit), minlength=3).float()
@@ -79,10 +84,19 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
                       end_weight=end_weight,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
+    # a killed fit resumes only into the same fit: other heads, data or masking start over (minutes)
+    settings = {"use_action": use_action, "action_history": history, "coords": coords,
+                "reward_estimate": reward_estimate, "transitions": len(r),
+                "reward_steps": None if reward_steps is None else int(reward_steps.sum())}
+    stale = read_state(out)
+    if stale is not None and stale.get("settings") != settings:
+        if progress:
+            tqdm.write(f"{out} holds a killed fit of other heads or data: starting over")
+        shutil.rmtree(out, ignore_errors=True)
     loop = TrainLoop(out, "heads", heads,
                      LoopConfig(steps=steps, lr=lr, weight_decay=1e-4, betas=(0.9, 0.999), warmup=0, lr_floor=0.0,
                                 clip=None, precision="fp32", save_every=save_every),
-                     device=device, desc="reward/end heads", progress=progress)
+                     device=device, desc="reward/end heads", progress=progress, settings=settings)
     dev = loop.device
     gen = torch.Generator().manual_seed(seed + 1000 * loop.step)
     class_weight, end_weight = class_weight.to(dev), torch.tensor(end_weight, device=dev)
@@ -160,15 +174,16 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
     episodes, ids, seed=, device=, progress=, history=) -> transitions dict;
     `worldmodel.evaluate.heads_rollouts` is the one to pass. `world_frames_for`: which heads those
     frames teach: "both" (the default), or "end" only, the reward head fitting on real frames
-    alone. Why "end": over 8 steps the world's drawing drifts from the recording, so a kill the
-    game paid lands on world frames that show a shot but no kill, and the reward head learns to
-    pay every shot at the recording's hit rate (defend_the_center: heads that read PPO's real
-    episodes paid it 12.9 against the game's 8.1; fitted on real frames, 9.0). An episode's end
-    is different: it comes of risks no single frame settles, and the end head must learn how the
-    world draws them (fitted on real frames only, its P(end) summed to 2 on the world's own
-    frames of 15 real ends)."""
+    alone. Why "end": over a rollout the world's drawing drifts from the recording, so a reward
+    the game paid can land on world frames that do not show what earned it (a shot, but no
+    kill), and a reward head fitted on them learns to pay such frames at the recording's rate
+    of success, whoever plays. An episode's end is different: it comes of risks no single frame
+    settles, and only the world's own frames show the end head how the world draws them.
+    Measured in docs/agents/defend_the_center/README.md."""
     if world_frames_for not in ("both", "end"):
         raise ValueError(f"world_frames_for must be 'both' or 'end', got {world_frames_for!r}")
+    if world_frames_for == "end" and rollouts is None:
+        raise ValueError("world_frames_for='end' needs the world's frames (rollouts)")
     if action_history < 1 or (action_history > 1 and not use_action):
         raise ValueError(f"action_history {action_history}: give 1, or more together with use_action (--with-action)")
     path = resolve_checkpoint(world)
@@ -220,7 +235,7 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
                     "val_episodes": len(val_ids),
                     "train_steps": steps, "seed": seed, "fit_on": {"real_steps": n_real,
                                                                   "world_steps": len(train["z"]) - n_real,
-                                                                  "world_steps_teach": world_frames_for}})
+                                                                  "world_steps_teach": "both" if reward_steps is None else "end"}})
     tensors = {k: v for k, v in tensors.items() if not k.startswith("heads.")}
     tensors |= {f"heads.{k}": v.detach().cpu() for k, v in heads.state_dict().items()}
     half = any(v.dtype == torch.float16 for v in tensors.values())
