@@ -7,6 +7,8 @@ Each agent sees only the frame (uint8 H x W x 3) and answers a native action ind
     random          uniform over the native actions
     idle            the no-op (no key, no mouse)
     fixed:I         always native action I
+    cycle:I-J-...   native actions I, J, ... in turn, over and over (e.g. doom's cycle:6-6-9-9:
+                    turn right twice, fire twice: a sweep that fires in a fixed rhythm)
     heuristic       a hand-written player of the game (boxing: chase and punch; doom: walk,
                     turn, fire at what stands out in the middle)
     aim             a better doom player: turn toward red enemies, fire when centred
@@ -72,6 +74,26 @@ class FixedAgent(Agent):
 
     def act(self, frame):
         return self.index
+
+
+class CycleAgent(Agent):
+    """Plays a fixed sequence of native actions in turn, from its start at every reset: habits of
+    play stripped of any looking (what a trained agent may have found pays in a world)."""
+
+    def __init__(self, action_set, sequence: list[int]):
+        super().__init__(action_set)
+        if not sequence or not all(0 <= i < len(action_set) for i in sequence):
+            raise ValueError(f"cycle: takes native action numbers 0..{len(action_set) - 1} joined by '-', "
+                             f"got {sequence}")
+        self.sequence, self.name, self.t = list(sequence), "cycle:" + "-".join(map(str, sequence)), 0
+
+    def reset(self, seed: int = 0) -> None:
+        super().reset(seed)
+        self.t = 0
+
+    def act(self, frame):
+        self.t += 1
+        return self.sequence[(self.t - 1) % len(self.sequence)]
 
 
 class BoxingAgent(Agent):
@@ -217,6 +239,12 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
         except ValueError:
             raise ValueError(f"fixed:I takes a native action number, got {name!r}") from None
         return FixedAgent(action_set, index)
+    if name.startswith("cycle:"):
+        try:
+            sequence = [int(i) for i in name.split(":", 1)[1].split("-")]
+        except ValueError:
+            raise ValueError(f"cycle:I-J-... takes native action numbers joined by '-', got {name!r}") from None
+        return CycleAgent(action_set, sequence)
     if name == "heuristic":
         for prefix, cls in HEURISTICS.items():
             if env == prefix or env.startswith(prefix + ":"):
@@ -231,7 +259,7 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
         return TrainedAgent(action_set, name.split(":", 1)[1])
     if name.startswith("explore:"):
         return ExploringAgent(action_set, make_agent(name.split(":", 1)[1], action_set, env))
-    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, heuristic, aim, trained:DIR, explore:AGENT")
+    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, cycle:I-J-..., heuristic, aim, trained:DIR, explore:AGENT")
 
 
 class TrainedAgent(Agent):

@@ -36,6 +36,19 @@ def test_agents_give_valid_actions_deterministically(world):
         make_agent(f"fixed:{len(acts)}", acts, env)
 
 
+def test_cycle_agent_plays_its_sequence_in_turn_from_every_reset():
+    acts, env = action_set("doom")
+    frame = np.zeros((64, 64, 3), np.uint8)
+    agent = make_agent("cycle:6-6-9-9", acts, env)
+    assert agent.name == "cycle:6-6-9-9"
+    assert [agent.act(frame) for _ in range(6)] == [6, 6, 9, 9, 6, 6]
+    agent.reset(3)
+    assert [agent.act(frame) for _ in range(3)] == [6, 6, 9]
+    for bad in ("cycle:", "cycle:6-x", f"cycle:1-{len(acts)}", "cycle:-1"):
+        with pytest.raises(ValueError, match="cycle:"):
+            make_agent(bad, acts, env)
+
+
 def test_boxing_heuristic_chases_and_punches():
     acts, env = action_set("boxing")
     agent = make_agent("heuristic", acts, env)
