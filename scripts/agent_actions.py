@@ -13,8 +13,7 @@ import argparse
 
 import numpy as np
 
-from agents.harness import episode_seed
-from agents.policies import make_agent
+from agents.harness import real_returns
 from worldmodel.envs import make_env
 
 
@@ -30,28 +29,25 @@ def main() -> None:
     args = p.parse_args()
     env = make_env(args.env, size=args.size)
     names = list(getattr(env, "action_names", [str(i) for i in range(len(env.action_set))]))
+    agents = args.agents.split(",")
+    played = []                      # native actions of each episode, agent by agent
+
+    def keep(frames, actions):       # real_returns' hook, called once per episode, agent by agent
+        played.append([env.action_set.index(a) for a in actions])
+        return 0.0
+
     try:
-        for name in args.agents.split(","):
-            counts, total, first = np.zeros(len(env.action_set)), 0.0, []
-            for e in range(args.episodes):
-                agent = make_agent(name, env.action_set, args.env)
-                agent.reset(episode_seed(args.seed, e))
-                frame = env.reset(episode_seed(args.seed, e))
-                for t in range(args.steps):
-                    a = agent.act(frame)
-                    counts[a] += 1
-                    if e == 0 and t < args.show:
-                        first.append(str(a))
-                    frame, reward, done = env.step_native(a)
-                    total += reward
-                    if done:
-                        break
-            share = ", ".join(f"{names[i]} {c / counts.sum():.2f}" for i, c in enumerate(counts) if c)
-            print(f"{name}: return {total / args.episodes:.2f} an episode; actions: {share}\n"
-                  f"  first episode: {''.join(first) if len(names) <= 10 else ' '.join(first)}")
+        returns, _ = real_returns(env, agents, args.episodes, args.steps, args.seed, progress=False,
+                                  read=keep, read_out={})
     finally:
         env.close()
-
+    for i, name in enumerate(agents):                # real_returns plays the agents in the order given
+        episodes = played[i * args.episodes:(i + 1) * args.episodes]
+        counts = np.bincount([a for ep in episodes for a in ep], minlength=len(env.action_set))
+        share = ", ".join(f"{names[j]} {c / counts.sum():.2f}" for j, c in enumerate(counts) if c)
+        first = [str(a) for a in episodes[0][:args.show]]
+        print(f"{name}: return {np.mean(returns[name]):.2f} an episode; actions: {share}\n"
+              f"  first episode: {''.join(first) if len(names) <= 10 else ' '.join(first)}")
 
 if __name__ == "__main__":
     main()

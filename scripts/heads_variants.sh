@@ -15,7 +15,8 @@
 # action with a stickiness drawn each episode: single taps and long holds alike; RUN/rec-explore,
 # seeds 600,018+); "-realonly": the heads fit on real latents only, without the world's own frames
 # (`--real-only`); "-worldend": the world's own frames teach the end head only, the reward head
-# fitting on real latents alone (`--world-frames-for end`); e.g. expected-sample-action, expected-sample-actions8-coords-plusrandom.
+# fitting on real latents alone (`--world-frames-for end`); e.g. expected-sample-action,
+# expected-sample-actions8-coords-plusrandom.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
 # Usage: scripts/heads_variants.sh [RUN] [VARIANTS]   (default: runs/defend_the_center "class expected")
