@@ -4,12 +4,12 @@ target (distill.py), reward/end heads (heads.py), presets (presets.py). Model co
 that train it live in worldmodel/train/."""
 from .cache import FrameCache, KVCache
 from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
-from .networks import build_network
+from .networks import build_network, network_actions
 from .presets import PRESETS, DynamicsTrainConfig
 from .sampler import SAMPLERS, euler_sample, guided, heun_sample, karras_sigmas
 from .transformer import DynamicsConfig, DynamicsTransformer
 from .unet import DynamicsUNet
 
-__all__ = ["FrameCache", "KVCache", "Denoiser", "DiffusionConfig", "build_network", "diffusion_loss", "PRESETS", "DynamicsTrainConfig",
+__all__ = ["FrameCache", "KVCache", "Denoiser", "DiffusionConfig", "build_network", "network_actions", "diffusion_loss", "PRESETS", "DynamicsTrainConfig",
            "SAMPLERS", "euler_sample", "guided", "heun_sample", "karras_sigmas", "DynamicsConfig",
            "DynamicsTransformer", "DynamicsUNet"]

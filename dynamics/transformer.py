@@ -45,6 +45,15 @@ class DynamicsConfig:
     warp: bool = False      # the previous frame reaches each frame warped by its action (see _warp)
     warp_grid: int = 4      # the warp's flow field: a warp_grid x warp_grid grid of displacements
     warp_mode: str = "bilinear"  # how the warp resamples: "bilinear" or "bicubic" (keeps more detail, see _warp)
+    # U-Net only. True: each predicted frame also reads its episode clock, the steps since the
+    # episode began (0 at a reset), passed as one more channel after the action vector: actions
+    # (b, t, action_dim + 1). Why: a few frames of context cannot tell the start of a game from
+    # its middle, yet what comes next depends on it (defend_the_center's demons are all far away
+    # for the first ~20 steps, the pistol's ammunition runs out after ~50 shots); without the
+    # clock a world draws any time's events at any time. Clocks past `clock_max` (the longest
+    # recorded episode) read as clock_max: the world never saw later times.
+    clock: bool = False
+    clock_max: int = 300
 
     def __post_init__(self):
         if self.arch not in ("transformer", "unet"):
@@ -57,8 +66,17 @@ class DynamicsConfig:
             raise ValueError(f"warp_mode must be bilinear or bicubic, got {self.warp_mode!r}")
         if self.conv_width < 0:
             raise ValueError(f"conv_width must be >= 0 (0 = no conv stem/head), got {self.conv_width}")
+        if self.clock and self.arch != "unet":
+            raise ValueError("the episode clock (clock=True) is a U-Net option (arch='unet')")
+        if self.clock_max < 1:
+            raise ValueError(f"clock_max must be >= 1, got {self.clock_max}")
         if self.dim % self.heads or (self.dim // self.heads) % 2:
             raise ValueError(f"dim {self.dim} must split into {self.heads} heads of even width")
+
+    @property
+    def action_inputs(self) -> int:
+        """Channels of the `actions` the network takes: the action vector, plus the clock."""
+        return self.action_dim + int(self.clock)
 
     @property
     def tokens_per_frame(self) -> int:

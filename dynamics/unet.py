@@ -8,7 +8,8 @@ compares them at the same place: turning and walking move the view by a few late
 the past frames to the output, where a patch transformer has to route it through attention.
 Each frame is conditioned, through the scale and shift of every group norm, on its noise level,
 its own action (the learned null action where it is dropped: classifier-free guidance) and the
-past frames' actions and noise levels (how long a turn has been held sets its speed).
+past frames' actions and noise levels (how long a turn has been held sets its speed), and with
+`clock` on, its episode clock (DynamicsConfig.clock: the last channel of `actions`).
 
 It takes the same inputs as `DynamicsTransformer` and predicts each input frame from the frames
 before it (within the input, then the cache); its cache (`FrameCache`) holds the past frames
@@ -74,6 +75,10 @@ class DynamicsUNet(nn.Module):
         self.null_action = nn.Parameter(torch.zeros(d))
         # the past frames' actions (zero where absent or dropped) and noise levels, one vector
         self.past_mlp = nn.Sequential(nn.Linear(w * (cfg.action_dim + 1), d), nn.SiLU(), nn.Linear(d, d))
+        if cfg.clock:   # zero-initialised: a world given a clock starts out playing as it did without
+            self.clock_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
+            nn.init.zeros_(self.clock_mlp[2].weight)
+            nn.init.zeros_(self.clock_mlp[2].bias)
         self.conv_in = nn.Conv2d(c * (w + 1), d, 3, padding=1)
         self.down = nn.ModuleList()
         cin = d
@@ -99,11 +104,15 @@ class DynamicsUNet(nn.Module):
                 commit: bool = False, last: int | None = None):
         """x (b, t, c, h, w) -> (b, t, c, h, w), or only the last `last` frames' predictions
         (last=0: none, the network is not run; a commit then only stores the frames).
+        actions (b, t, config.action_inputs): each frame's action, then (clock on) its clock.
 
         positions (t,): consecutive frame indices. With a cache, its frames come before the
         input's; commit=True appends the input frames to it."""
         if commit and cache is None:
             raise ValueError("commit=True needs a cache")
+        if actions.shape[-1] != self.config.action_inputs:
+            raise ValueError(f"this network takes actions of {self.config.action_inputs} channels (the action"
+                             f"{', then the episode clock' if self.config.clock else ''}), got {actions.shape[-1]}")
         n = x.shape[1] if last is None else last
         seq = self._sequence(x, c_noise, actions, action_mask, positions, cache)   # past + input, W absent first
         out = self._predict(x, c_noise, actions, action_mask, seq, n) if n else x[:, :0]
@@ -120,14 +129,19 @@ class DynamicsUNet(nn.Module):
         idx = torch.arange(first, first + n, device=x.device)[:, None] - torch.arange(w, 0, -1, device=x.device)  # (n, W)
         past_x = seq["x"][:, idx]                                                  # (b, n, W, c, h, w)
         past_c = seq["c"][:, idx]                                                  # (b, n, W)
-        past_a = seq["a"][:, idx] * seq["m"][:, idx, None].to(seq["a"].dtype)    # (b, n, W, a)
+        a = cfg.action_dim                                                         # channels after it: the clock
+        past_a = seq["a"][:, idx, :a] * seq["m"][:, idx, None].to(seq["a"].dtype)       # (b, n, W, a)
         stack = torch.cat([x[:, -n:, None], past_x], 2)                            # (b, n, W+1, c, h, w)
         h = self.conv_in(rearrange(stack, "b n f c h w -> (b n) (f c) h w"))
-        act = self.action_mlp(actions[:, -n:])
+        act = self.action_mlp(actions[:, -n:, :a])
         act = torch.where(action_mask[:, -n:, None], act, self.null_action.to(act.dtype))
         past = torch.cat([past_a.flatten(2), past_c.to(past_a.dtype)], -1)        # (b, n, W*(a+1))
         cond = (self.noise_mlp(fourier_embedding(c_noise[:, -n:], cfg.dim).to(act.dtype)) + act
-                + self.past_mlp(past)).flatten(0, 1)                               # (b*n, d)
+                + self.past_mlp(past))                                             # (b, n, d)
+        if cfg.clock:           # not dropped with the action: guidance acts on the action alone
+            clock = actions[:, -n:, a].float().clamp(0, cfg.clock_max) / cfg.clock_max     # (b, n) in [0, 1]
+            cond = cond + self.clock_mlp(fourier_embedding(clock, cfg.dim).to(act.dtype))
+        cond = cond.flatten(0, 1)                                                  # (b*n, d)
         skips = []
         for i, blocks in enumerate(self.down):
             for blk in blocks:

@@ -87,7 +87,7 @@ def test_training_on_branches_with_a_learning_curve(tmp_path, tiny_ae):
            branches=BranchConfig(points=2, actions=2, steps=3, past=5))
     meta, eps = load_episodes(data)
     train, val = split_episodes(len(eps))
-    seqs, min_end, names = training_sequences(data, meta, eps, train)
+    seqs, min_end, names, _ = training_sequences(data, meta, eps, train)
     assert names[:len(train)] == [meta["episodes"][i]["name"] for i in train] and names[-1].startswith("br_")
     assert len(seqs) == len(train) + 2 * 2 * len(train) and min_end[-1] == 5
     from worldmodel.data import load_branches

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dynamics import network_actions
+
 from .action import Action
 from .data import Episode, window_index
 from .metrics import mean_psnr, mean_ssim
@@ -62,7 +64,7 @@ def run_rollouts(world, episodes: list[Episode], starts: list[tuple[int, int]], 
         out["random_native"].append(native.T)
         out["real"].append(real)
         for key, acts in (("psnr", real_acts), ("psnr_random_actions", rand_acts)):
-            world.reset(list(real[:, 0]), seed=seed)
+            world.reset(list(real[:, 0]), seed=seed, clock=[s for _, s in chunk])
             out[key].append(np.stack([world.step(a) for a in acts], 1))                 # (b, hmax, H, W, 3)
     return {k: np.concatenate(v) for k, v in out.items()}
 
@@ -105,7 +107,7 @@ def turn_test(world, env, episode_seeds: list[int], episodes: list[Episode], sta
     frames0 = [episodes[e].frames[s] for e, s in starts]
     gen = {}
     for a in ids:
-        world.reset(frames0, seed=seed)
+        world.reset(frames0, seed=seed, clock=[s for _, s in starts])
         for _ in range(steps):
             out = world.step([world.action_set[a]] * len(frames0))
         gen[a] = out
@@ -242,10 +244,11 @@ def action_gap(world, episodes: list[Episode], sigmas=(0.3, 1.0, 3.0), clips: in
     frames = np.stack([episodes[e].frames[s:s + t] for e, s in rows])                 # (n, t, H, W, 3)
     acts = np.stack([episodes[e].actions[s:s + t] for e, s in rows])
     has = np.stack([episodes[e].has_action[s:s + t] for e, s in rows])
+    clock = rows[:, 1:2] + np.arange(t)                                               # (n, t) episode steps
     order = rng.permutation(len(rows))
     perm = np.empty_like(order)
     perm[order] = np.roll(order, 1)               # a cycle through all clips: none keeps its own actions
-    return denoising_gap(world, frames, acts, has, acts[perm], has[perm], sigmas, seed)
+    return denoising_gap(world, frames, acts, has, acts[perm], has[perm], sigmas, seed, clock=clock)
 
 
 @torch.no_grad()
@@ -269,20 +272,25 @@ def branch_gap(world, episodes: list[Episode], branches, sigmas=(0.3, 1.0, 3.0),
     has = np.stack([ep.has_action[s] for (_, ep), s in zip(usable, sl)])
     other = acts.copy()
     other[:, -1] = [episodes[b["parent"]].actions[b["at"] + 1] for b, _ in usable]
-    return denoising_gap(world, frames, acts, has, other, has, sigmas, seed)
+    # a branch's frame i is its episode's step at - past + 1 + i
+    clock = np.stack([b["at"] - b["past"] + 1 + np.arange(s.start, s.stop) for (b, _), s in zip(usable, sl)])
+    return denoising_gap(world, frames, acts, has, other, has, sigmas, seed, clock=clock)
 
 
 @torch.no_grad()
-def denoising_gap(world, frames, acts, has, acts_other, has_other, sigmas=(0.3, 1.0, 3.0), seed: int = 0) -> dict:
+def denoising_gap(world, frames, acts, has, acts_other, has_other, sigmas=(0.3, 1.0, 3.0), seed: int = 0,
+                  clock=None) -> dict:
     """frames (n, t, H, W, 3) uint8, actions (n, t, a), has_action (n, t): the MSE of the
     world's denoised newest latent frame (noised to each sigma; past frames at the context noise
-    level) with these actions and with `acts_other`; gap_pct = 100 (MSE_other / MSE_own - 1)."""
+    level) with these actions and with `acts_other`; gap_pct = 100 (MSE_other / MSE_own - 1).
+    clock (n, t): the frames' episode steps, for a network that reads them (DynamicsConfig.clock)."""
     den = world.denoiser
     n, t = frames.shape[:2]
     dev, dtype = world.device, next(den.parameters()).dtype
     x0 = torch.stack([world._encode(f) for f in frames])                               # (n, t, c, h, w)
-    pairs = [(torch.from_numpy(np.asarray(a)).float().to(dev), torch.from_numpy(np.asarray(m)).to(dev))
-             for a, m in ((acts, has), (acts_other, has_other))]
+    steps = None if clock is None else torch.as_tensor(np.asarray(clock), dtype=torch.float32, device=dev)
+    pairs = [(network_actions(den.net.config, torch.from_numpy(np.asarray(a)).float().to(dev), steps),
+              torch.from_numpy(np.asarray(m)).to(dev)) for a, m in ((acts, has), (acts_other, has_other))]
     sigma_ctx = max(world.context_noise, den.config.sigma_min)                  # as World feeds past frames
     gen = torch.Generator().manual_seed(seed)
     positions = torch.arange(t, device=dev)
@@ -386,7 +394,7 @@ def score_heads_generated(world, episodes, ids, steps: int = 8, every: int = 4, 
     for chunk in tqdm(chunks, desc="heads on generated frames", disable=not progress):
         n = min(steps, min(len(episodes[e]) - 1 - s for e, s in chunk))
         past = None if windows is None else np.stack([windows[e][s][1:] for e, s in chunk])   # (b, k-1, a)
-        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed,
+        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed, clock=[s for _, s in chunk],
                     **({} if past is None else {"past_actions": past}))
         rs, ds = [], []
         for t in range(1, n + 1):
@@ -444,7 +452,7 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="heads: world rollouts", disable=not progress):
         n = max(min(steps, len(episodes[e]) - 1 - s) for e, s in chunk)
-        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed)
+        world.reset([episodes[e].frames[s] for e, s in chunk], seed=seed, clock=[s for _, s in chunk])
         prev = world.latent.float().cpu()                                   # (b, c, h, w): the real frame
         for t in range(1, n + 1):
             keep = [i for i, (e, s) in enumerate(chunk) if s + t < len(episodes[e])]

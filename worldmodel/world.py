@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
-from dynamics import SAMPLERS, Denoiser, FrameCache, KVCache, karras_sigmas
+from dynamics import SAMPLERS, Denoiser, FrameCache, KVCache, karras_sigmas, network_actions
 
 from .action import ACTION_DIM, Action, ActionError, action_from_json, action_windows, actions_to_array
 from .checkpoint import CheckpointError, load_checkpoint
@@ -43,6 +43,9 @@ class PlayState:
     # with heads that read the latest k actions: the k-1 before the next step's, (b, k-1, a), oldest
     # first (never written in place: a fork shares it)
     past_actions: torch.Tensor | None = None
+    # the newest frame's episode clock per world, (b,) int: steps since its episode began (what a
+    # network with DynamicsConfig.clock reads; never written in place: a fork shares it)
+    clock: np.ndarray | None = None
 
 
 class World:
@@ -209,6 +212,14 @@ class World:
         self._require_reset()
         return self._state.latent
 
+    @property
+    def clock(self):
+        """The newest frame's episode clock: steps since its episode began (int, or (B,) array for
+        a batch); what a network with DynamicsConfig.clock reads."""
+        self._require_reset()
+        c = self._state.clock
+        return c.copy() if self._state.batched else int(c[0])
+
     def state_bytes(self) -> int:
         """Bytes of tensors the world keeps between steps (KV cache, history): bounded by the
         context window with the KV cache; grows with every frame in the kv_cache=False reference."""
@@ -225,7 +236,8 @@ class World:
 
     # ----- playing ------------------------------------------------------------------------
     @torch.no_grad()
-    def reset(self, image=None, *, seed: int | list[int] | None = None, past_actions=None) -> np.ndarray:
+    def reset(self, image=None, *, seed: int | list[int] | None = None, past_actions=None,
+              clock: int | list[int] = 0) -> np.ndarray:
         """Start from an image (path, bytes, PIL image or array; any size or mode) or a list of
         them for a batch of worlds. None = the checkpoint's start image.
 
@@ -236,7 +248,11 @@ class World:
         past_actions: for heads that read the latest k actions (HeadsConfig.action_history), the
         action vectors that led to the image(s), (b, k-1, ACTION_DIM) oldest first, when the world
         starts mid-episode (scoring heads from a recorded frame). None: no actions yet, as at an
-        episode's start."""
+        episode's start.
+
+        clock: the episode step of the image(s), one int or one per world: 0 (an episode's start)
+        unless the world starts from a recorded frame mid-episode. Only a world whose network
+        reads the episode clock (DynamicsConfig.clock) uses it."""
         batched = isinstance(image, (list, tuple))
         images = list(image) if batched else [image]
         if not images:
@@ -252,9 +268,12 @@ class World:
         if self.heads is None and past_actions is not None:                  # refused before the old play is lost
             raise ValueError("past_actions is for a world with heads that read the latest actions; this one has no heads")
         past = self._past_actions(b, past_actions) if self.heads is not None else None
-        self._state = PlayState(frames, batched, gens, self.denoiser.net.new_cache())
+        clock = np.broadcast_to(np.asarray(clock), (b,)) if np.ndim(clock) == 0 else np.asarray(clock)
+        if clock.shape != (b,) or clock.dtype.kind not in "iu" or (clock < 0).any():
+            raise ValueError(f"clock must be one int >= 0 or one per world ({b}), got {clock!r}")
+        self._state = PlayState(frames, batched, gens, self.denoiser.net.new_cache(), clock=clock.astype(np.int64))
         z = self._encode(frames)                                               # (b, c, h, w)
-        self._commit(z, torch.zeros(b, ACTION_DIM, device=self.device),
+        self._commit(z, self._net_actions(torch.zeros(b, ACTION_DIM, device=self.device), self._state.clock),
                      torch.zeros(b, dtype=torch.bool, device=self.device), pos=0)  # frame 0: null action
         self._state.latent = z
         if self.heads is not None:
@@ -295,7 +314,7 @@ class World:
         # the start frame as reset() commits it (null action, no past), into a cache of its own
         r = len(rows)
         x, sig = self._context_frame(z, rows)                                  # (r, 1, c, h, w), (r, 1)
-        acts = torch.zeros(r, 1, ACTION_DIM, device=self.device)
+        acts = self._net_actions(torch.zeros(r, 1, ACTION_DIM, device=self.device), np.zeros((r, 1), np.int64))
         mask = torch.zeros(r, 1, dtype=torch.bool, device=self.device)
         own = self.denoiser.net.new_cache()
         with self._autocast():
@@ -308,6 +327,8 @@ class World:
         st.recent[-1] = tuple(newest)
         st.frames = st.frames.copy()
         st.frames[rows] = frames
+        st.clock = st.clock.copy()
+        st.clock[rows] = 0                                                  # a new episode's first frame
         if st.latent is not None:
             st.latent = st.latent.clone()
             st.latent[idx] = z
@@ -329,6 +350,8 @@ class World:
         st = self._state
         b = st.frames.shape[0]
         acts = self._actions(action, b)                                        # (b, a)
+        clock = st.clock + 1                                                   # the new frame's episode step
+        net_acts = self._net_actions(acts, clock)                              # (b, a) or (b, a + 1)
         on = torch.ones(b, dtype=torch.bool, device=self.device)
         cfg = self.autoencoder.config
         shape = (b, self.autoencoder.config.latent_channels, cfg.latent_size, cfg.latent_size)
@@ -337,14 +360,14 @@ class World:
 
         def denoise_fn(x, sigma, action_on):                                   # x (b', c, h, w)
             rep = x.shape[0] // b
-            return self._denoise(x, sigma, acts.repeat(rep, 1), action_on, pos)
+            return self._denoise(x, sigma, net_acts.repeat(rep, 1), action_on, pos)
 
         sigmas = self.sigmas or karras_sigmas(self.steps, self.denoiser.config)
         with self._autocast():
             z = SAMPLERS[self.sampler](denoise_fn, noise, sigmas, self.guidance_scale).float()
-            self._commit(z, acts, on, pos)
+            self._commit(z, net_acts, on, pos)
             frames = tensor_to_frames(self.autoencoder.decode(z).float().clamp(-1, 1)).cpu().numpy()
-        st.frames, st.latent = frames, z
+        st.frames, st.latent, st.clock = frames, z, clock
         if self.heads is not None:                                             # the step's reward and end
             if st.past_actions is not None:                                   # (b, k, a): the latest k
                 window = torch.cat([st.past_actions, acts[:, None].to(st.past_actions.dtype)], 1)
@@ -487,6 +510,11 @@ class World:
             raise ValueError(f"past_actions must be finite, of shape ({b}, {k - 1}, {cfg.action_dim}) for these heads "
                              f"(they read the latest {k} action(s)), got {tuple(past.shape)}")
         return past
+
+    def _net_actions(self, acts: torch.Tensor, clock) -> torch.Tensor:
+        """Action vectors (..., a) as the network takes them: with its episode clock (...,) appended
+        when it reads one (DynamicsConfig.clock)."""
+        return network_actions(self.denoiser.net.config, acts, torch.as_tensor(np.asarray(clock), device=acts.device))
 
     def _actions(self, action, b: int) -> torch.Tensor:
         if isinstance(action, Action):

@@ -32,10 +32,15 @@ def window_index(lengths: list[int], t: int) -> np.ndarray:
 
 
 class LatentClips:
-    """Windows of `clip` consecutive latent frames, with their actions, from the training episodes."""
+    """Windows of `clip` consecutive latent frames, with their actions, from the training episodes.
+    clock=True: each action vector is followed by its frame's episode clock (steps since the episode
+    began; DynamicsConfig.clock), where `starts[i]` is the episode step of sequence ids[i]'s first
+    frame (0 for an episode, later for a branch that starts mid-episode; None: all 0)."""
 
-    def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int, min_end=None):
-        self.clip = clip
+    def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int, min_end=None, clock: bool = False,
+                 starts=None):
+        self.clip, self.clock = clip, clock
+        self.starts = [0] * len(ids) if starts is None else [int(starts[i]) for i in ids]
         self.z = [latents[i] for i in ids]
         self.acts = [torch.from_numpy(episodes[i].actions) for i in ids]
         self.has = [torch.from_numpy(episodes[i].has_action) for i in ids]
@@ -55,10 +60,14 @@ class LatentClips:
         return int(sum(len(x) for x in self.z))
 
     def sample(self, rng: np.random.Generator, batch: int, device):
-        """(x0 (b, t, c, h, w), actions (b, t, a), has_action (b, t)) of `batch` random windows."""
+        """(x0 (b, t, c, h, w), actions (b, t, a) (a + 1 with the clock), has_action (b, t)) of
+        `batch` random windows."""
         rows = self.index[rng.integers(0, len(self.index), batch)]
         c = self.clip
         x0 = torch.stack([self.z[e][s:s + c] for e, s in rows]).to(device)
         a = torch.stack([self.acts[e][s:s + c] for e, s in rows]).to(device)
+        if self.clock:                                   # the frames' steps since their episode began
+            steps = torch.tensor([self.starts[e] + s for e, s in rows], dtype=a.dtype, device=device)
+            a = torch.cat([a, (steps[:, None] + torch.arange(c, dtype=a.dtype, device=device))[..., None]], -1)
         m = torch.stack([self.has[e][s:s + c] for e, s in rows]).to(device)
         return x0, a, m

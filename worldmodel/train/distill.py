@@ -68,7 +68,7 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     train_ids, _ = split_episodes(len(episodes), seed=seed)
     names = [e["name"] for e in meta["episodes"]]
     clips = LatentClips(load_or_encode(ae, episodes, out, dev, latent_key(ae, data, names)), episodes, train_ids,
-                        teacher.net.config.context + 1)
+                        teacher.net.config.context + 1, clock=teacher.net.config.clock)
     _, s_sig = cfg.schedules(teacher.config)
     student_config = {**{k: v for k, v in config.items() if k not in ("trained_steps", "train")},
                       "sampling": {"steps": cfg.student_steps, "guidance_scale": 1.0, "sampler": "euler",

@@ -71,13 +71,15 @@ def load_or_encode(ae, episodes, out: Path, device, key: str | None = None) -> l
 def training_sequences(data, meta, episodes, ids, use_branches: bool = True):
     """The latent-training sequences of recording `data` (its meta.json `meta`): the episodes
     `ids`, then the counterfactual branches of those episodes (worldmodel.data.episodes), as
-    (episodes, min_end, names): min_end[i] is the first frame a training window of sequence i may
-    end on (a branch's windows must end on one of its own frames, not inside the past it shares
-    with its parent); names are the sequences' folder names (what latent_key hashes)."""
+    (episodes, min_end, names, starts): min_end[i] is the first frame a training window of
+    sequence i may end on (a branch's windows must end on one of its own frames, not inside the
+    past it shares with its parent); names are the sequences' folder names (what latent_key
+    hashes); starts[i] is the episode step of sequence i's first frame (its episode clock)."""
     branches = load_branches(data, parents=ids) if use_branches else []
     seqs = [episodes[i] for i in ids] + [ep for _, ep in branches]
     names = [meta["episodes"][i]["name"] for i in ids] + [b["name"] for b, _ in branches]
-    return seqs, [0] * len(ids) + [b["past"] for b, _ in branches], names
+    starts = [0] * len(ids) + [b["at"] - b["past"] + 1 for b, _ in branches]    # a branch's frame 0: parent's at-past+1
+    return seqs, [0] * len(ids) + [b["past"] for b, _ in branches], names, starts
 
 
 def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, preset: str = "tiny",
@@ -149,7 +151,9 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                          f"{episodes[0].frames.shape[1]}px frames")
     out.mkdir(parents=True, exist_ok=True)
     train_ids, _ = split_episodes(len(episodes), seed=seed)
-    seqs, min_end, names = training_sequences(data, meta, episodes, train_ids, branches)
+    seqs, min_end, names, starts = training_sequences(data, meta, episodes, train_ids, branches)
+    if model_over.get("clock") and "clock_max" not in model_over:   # the latest step the recording shows
+        model_over = {**model_over, "clock_max": max(s + len(q) - 1 for s, q in zip(starts, seqs))}
     model_cfg = replace(tc.model, latent_channels=ae.config.latent_channels,
                         latent_size=ae.config.latent_size, action_dim=episodes[0].actions.shape[1], **model_over)
     torch.manual_seed(seed)
@@ -163,7 +167,8 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
                                 precision=precision, minutes=minutes, eval_every=eval_every, save_every=save_every),
                      device=device, progress=progress, settings=settings)
     latents = load_or_encode(ae, seqs, out, loop.device, latent_key(ae, data, names))
-    clips = LatentClips(latents, seqs, list(range(len(seqs))), model_cfg.context + 1, min_end=min_end)
+    clips = LatentClips(latents, seqs, list(range(len(seqs))), model_cfg.context + 1, min_end=min_end,
+                        clock=model_cfg.clock, starts=starts)
     branch_windows = int((clips.index[:, 0] >= len(train_ids)).sum())
     if len(seqs) > len(train_ids) and branch_windows == 0:
         raise ValueError(f"the branches of {data} hold no training window of {model_cfg.context + 1} frames that ends "
@@ -208,17 +213,25 @@ def train_dynamics(data: str | Path, autoencoder: str | Path, out: str | Path, p
 def init_from_world(net: torch.nn.Module, path: str | Path, model_cfg, autoencoder) -> None:
     """Copy the dynamics weights of world checkpoint `path` into `net`: same network shape and
     same autoencoder (its latents are what the weights learned to read) required; the warp's
-    resampling (warp_mode) may change."""
+    resampling (warp_mode) may change, and a world without the episode clock may be given one
+    (`net`'s own clock layers stay: zero-initialised, so the copy plays as the world did until
+    trained, or, in a student copied from a teacher with the clock, the teacher's)."""
     _, ae, den = load_world_parts(resolve_checkpoint(path))
+    theirs_cfg = den.net.config
     # fields that change how the weights are used, not which weights there are
-    if replace(den.net.config, warp_mode=model_cfg.warp_mode) != model_cfg:
-        raise ValueError(f"--init {path}: its network {den.net.config} differs from this run's {model_cfg}")
+    adding_clock = model_cfg.clock and not theirs_cfg.clock
+    if replace(theirs_cfg, warp_mode=model_cfg.warp_mode,
+               **({"clock": True, "clock_max": model_cfg.clock_max} if adding_clock else {})) != model_cfg:
+        raise ValueError(f"--init {path}: its network {theirs_cfg} differs from this run's {model_cfg}")
     mine, theirs = autoencoder.state_dict(), ae.state_dict()
     same = ae.config == autoencoder.config and mine.keys() == theirs.keys() and all(
         torch.equal(mine[k].cpu().half(), theirs[k].cpu().half()) for k in mine)   # worlds store fp16
     if not same:
         raise ValueError(f"--init {path}: it was trained on another autoencoder than this run's --autoencoder")
-    net.load_state_dict({k: v.float() for k, v in den.net.state_dict().items()})
+    weights = {k: v.float() for k, v in den.net.state_dict().items()}
+    if adding_clock:                                   # net's own clock layers stay
+        weights |= {k: v for k, v in net.state_dict().items() if k.startswith("clock_mlp.")}
+    net.load_state_dict(weights)
 
 
 def _write_start_image(out: Path, episodes, seed: int) -> None:
