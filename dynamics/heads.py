@@ -50,6 +50,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .transformer import fourier_embedding
+
 
 @dataclass
 class HeadsConfig:
@@ -70,6 +72,12 @@ class HeadsConfig:
     # over the whole frame (mean and max), which otherwise keeps what is seen but not where: in a
     # shooter a shot pays only for what is under the crosshair. Heads saved before it: False.
     coords: bool = False
+    # True: the heads also read the step's episode clock (steps since the episode began, as a
+    # world with DynamicsConfig.clock keeps it; clocks past clock_max read as it). A death comes
+    # of damage taken over the episode, which no pair of frames shows; the clock tells the end
+    # head how long the episode has run. Heads saved before it: False.
+    clock: bool = False
+    clock_max: int = 300
     # mean reward of the negative and of the positive training steps (the zero class is 0)
     reward_values: list[float] = field(default_factory=lambda: [-1.0, 1.0])
     # "expected" or "class" (see the module docstring); heads saved before it existed are "class"
@@ -89,6 +97,8 @@ class HeadsConfig:
             raise ValueError(f"action_history must be an int >= 1, got {self.action_history!r}")
         if not self.end_weight > 0:
             raise ValueError(f"end_weight must be > 0, got {self.end_weight!r}")
+        if self.clock_max < 1:
+            raise ValueError(f"clock_max must be >= 1, got {self.clock_max}")
 
 
 class RewardEndHeads(nn.Module):
@@ -101,11 +111,13 @@ class RewardEndHeads(nn.Module):
             nn.Conv2d(2 * c + extra, d, 3, padding=1), nn.SiLU(),
             nn.Conv2d(d, d, 3, stride=2, padding=1), nn.SiLU())
         self.action = nn.Linear(cfg.action_history * cfg.action_dim, d) if cfg.use_action else None
+        self.clock = nn.Linear(d, d) if cfg.clock else None
         self.out = nn.Sequential(nn.Linear(2 * d, d), nn.SiLU(), nn.Linear(d, 4))
 
-    def forward(self, z_prev, z, action):
+    def forward(self, z_prev, z, action, clock=None):
         """-> reward logits (b, 3) over (negative, zero, positive), end logit (b,). `action`: the
-        latest actions (b, k, a), oldest first, or the step's own (b, a) when k = 1."""
+        latest actions (b, k, a), oldest first, or the step's own (b, a) when k = 1. `clock` (b,):
+        the step's episode clock, for heads that read it (None for the others)."""
         x = torch.cat([z_prev, z], 1)                                   # (b, 2c, h, w)
         if self.config.coords:
             b, _, hh, ww = x.shape
@@ -121,14 +133,19 @@ class RewardEndHeads(nn.Module):
             if action.shape[1] != k:
                 raise ValueError(f"these heads read the latest {k} actions, got {action.shape[1]}")
             feat = feat + torch.cat([self.action(action.flatten(1))] * 2, 1)   # (b, k*a) -> (b, d)
+        if self.clock is not None:
+            if clock is None:
+                raise ValueError("these heads read the episode clock: pass each step's steps since its episode began")
+            t = torch.as_tensor(clock, device=feat.device).float().clamp(0, self.config.clock_max) / self.config.clock_max
+            feat = feat + torch.cat([self.clock(fourier_embedding(t, self.config.dim))] * 2, 1)   # (b,) -> (b, 2d)
         out = self.out(feat)
         return out[:, :3], out[:, 3]
 
     @torch.no_grad()
-    def predict(self, z_prev, z, action) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, z_prev, z, action, clock=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The reward of the step (b,) (as `reward_estimate` says) and the calibrated P(episode
         ended) (b,): the end weight of the loss taken back out (odds / end_weight)."""
-        logits, end = self(z_prev.float(), z.float(), action.float())
+        logits, end = self(z_prev.float(), z.float(), action.float(), clock)
         lo, hi = self.config.reward_values
         values = torch.tensor([lo, 0.0, hi], device=logits.device)
         p_end = torch.sigmoid(end - math.log(self.config.end_weight))
@@ -171,11 +188,11 @@ def reward_classes(rewards: torch.Tensor) -> torch.Tensor:
 
 
 def heads_loss(heads: RewardEndHeads, z_prev, z, action, rewards, dones, class_weight, end_weight,
-               reward_mask=None):
+               reward_mask=None, clock=None):
     """Cross-entropy on the reward class (class weights from the caller: balanced, or all 1 for
     calibrated "expected" heads) + weighted BCE on the end flag. `reward_mask` (b,) bool: only
     those steps teach the reward head (all of them teach the end head); None: all."""
-    logits, end = heads(z_prev, z, action)
+    logits, end = heads(z_prev, z, action, clock)
     target = reward_classes(rewards)
     if reward_mask is None:
         r = F.cross_entropy(logits, target, weight=class_weight)

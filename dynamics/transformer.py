@@ -48,8 +48,8 @@ class DynamicsConfig:
     # U-Net only. True: each predicted frame also reads its episode clock, the steps since the
     # episode began (0 at a reset), passed as one more channel after the action vector: actions
     # (b, t, action_dim + 1). Why: a few frames of context cannot tell the start of a game from
-    # its middle, yet what comes next depends on it (defend_the_center's demons are all far away
-    # for the first ~20 steps, the pistol's ammunition runs out after ~50 shots); without the
+    # its middle, yet what comes next depends on it (defend_the_center's demons all start far
+    # away; later the pistol runs out of ammunition, which no frame shows); without the
     # clock a world draws any time's events at any time. Clocks past `clock_max` (the longest
     # recorded episode) read as clock_max: the world never saw later times.
     clock: bool = False

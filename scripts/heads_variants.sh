@@ -15,7 +15,8 @@
 # action with a stickiness drawn each episode: single taps and long holds alike; RUN/rec-explore,
 # seeds 600,018+); "-realonly": the heads fit on real latents only, without the world's own frames
 # (`--real-only`); "-worldend": the world's own frames teach the end head only, the reward head
-# fitting on real latents alone (`--world-frames-for end`); e.g. expected-sample-action,
+# fitting on real latents alone (`--world-frames-for end`); "-clock": heads that read how many
+# steps the episode has run (`--clock`); e.g. expected-sample-action,
 # expected-sample-actions8-coords-plusrandom.
 # Each variant is a copy of RUN/world (its dynamics untouched) in RUN/heads-VARIANT, with its
 # `agents eval` in RUN/heads-VARIANT/agents-eval. About 11 minutes a variant on 2 cores.
@@ -26,7 +27,7 @@ VARIANTS=${2:-class expected}
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-10000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-10000000000}
 [ -f "$RUN/world/config.json" ] || { echo "no world in $RUN/world: run scripts/agents_benchmark.sh $RUN first" >&2; exit 2; }
 variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it does not know
-    local reward flags f end=threshold action="" coords="" also="" real=""
+    local reward flags f end=threshold action="" coords="" also="" real="" clock=""
     IFS=- read -r reward flags <<< "$1"
     case $reward in class|expected) ;; *) echo "unknown reward reading '$reward' in '$1' (known: class, expected)" >&2; exit 2 ;; esac
     for f in ${flags//-/ }; do
@@ -35,15 +36,16 @@ variant_args() {   # VARIANT -> train-heads arguments, or exit 2 on a name it do
             action) action=--with-action ;;
             actions[1-9]|actions[1-9][0-9]) action="--with-action --action-history ${f#actions}" ;;
             coords) coords=--coords ;;
+            clock) clock=--clock ;;
             plusrandom) also="$also --also $RUN/rec-random" ;;
             plusexplore) also="$also --also $RUN/rec-explore" ;;
             realonly|worldend)
                 [ -z "$real" ] || { echo "realonly and worldend exclude each other ('$1')" >&2; exit 2; }
                 if [ "$f" = realonly ]; then real=--real-only; else real="--world-frames-for end"; fi ;;
-            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, plusrandom, plusexplore, realonly, worldend)" >&2; exit 2 ;;
+            *) echo "unknown variant flag '$f' in '$1' (known: sample, action, actionsK, coords, clock, plusrandom, plusexplore, realonly, worldend)" >&2; exit 2 ;;
         esac
     done
-    echo "--reward-estimate $reward --end-estimate $end $action $coords $also $real"
+    echo "--reward-estimate $reward --end-estimate $end $action $coords $clock $also $real"
 }
 for v in $VARIANTS; do variant_args "$v" > /dev/null; done          # all checked before the first is fitted
 record_once() {   # NAME POLICY SEED: 100 episodes of 300 steps of the world's game into RUN/rec-NAME, once

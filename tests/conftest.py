@@ -26,17 +26,20 @@ def recording(tmp_path_factory):
     return out
 
 
-def make_tiny_world(path, seed: int = 0, context: int = 3, arch: str = "transformer"):
+def make_tiny_world(path, seed: int = 0, context: int = 3, arch: str = "transformer", clock: bool = False):
     from worldmodel.world_checkpoint import save_world, world_config
     torch.manual_seed(seed)
     ae_cfg = AutoencoderConfig("conv", 32, 4, 4, 8, 1)
     ae = build_autoencoder(ae_cfg)
     dyn_cfg = DynamicsConfig(arch=arch, latent_channels=4, latent_size=8, action_dim=ACTION_DIM, patch=2,
-                             dim=32 if arch == "transformer" else 8, depth=2, heads=2, context=context)
+                             dim=32 if arch == "transformer" else 8, depth=2, heads=2, context=context,
+                             clock=clock, clock_max=50)
     net = build_network(dyn_cfg)
     for p in net.parameters():  # zero-init output layers would make every frame equal: randomise
         torch.nn.init.normal_(p, std=0.05)
     for p in net.action_mlp.parameters():  # and let actions visibly change frames (UI tests check it)
+        torch.nn.init.normal_(p, std=0.5)
+    for p in (net.clock_mlp.parameters() if clock else ()):   # and the episode clock (tests/test_clock.py)
         torch.nn.init.normal_(p, std=0.5)
     env = make_env("procedural", size=32)
     cfg = world_config(ae_cfg, dyn_cfg, DiffusionConfig(), env.meta(), {"steps": 2, "guidance_scale": 1.5})

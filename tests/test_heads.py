@@ -171,7 +171,7 @@ class _EchoWorld:
     def __init__(self, episodes, lag):
         self.episodes, self.lag = episodes, lag
 
-    def reset(self, frames, seed=0):
+    def reset(self, frames, seed=0, clock=0):
         self.at = [divmod(int(f[0, 0, 0]) + 256 * int(f[0, 0, 1]), 100) for f in frames]
         self.t = 0
 
@@ -218,7 +218,7 @@ class _CodeWorld:
     """A stand-in world whose latent frame is the (episode, step) code of the real frame it
     stands for: the start frame's code (its first pixel) plus the steps taken since."""
 
-    def reset(self, frames, seed=0):
+    def reset(self, frames, seed=0, clock=0):
         self.codes = torch.tensor([int(f[0, 0, 0]) + 256 * int(f[0, 0, 1]) for f in frames], dtype=torch.float32)
         self.latent = self.codes[:, None, None, None]
 

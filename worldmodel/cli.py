@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--coords", action="store_true",
                     help="let the heads see where on screen things are (two coordinate channels): in a "
                          "shooter a shot pays only for what is under the crosshair")
+    th.add_argument("--clock", action="store_true",
+                    help="let the heads read how many steps the episode has run (its clock): a death comes of "
+                         "damage taken over the episode, which no pair of frames shows")
     th.add_argument("--reward-estimate", choices=["expected", "class"], default="expected",
                     help="expected (default): a step's reward is the probability-weighted mean of the reward "
                          "classes, fitted with a plain loss, so an episode's rewards add up to an estimate of its "
@@ -572,7 +575,7 @@ def cmd_train_heads(args) -> int:
         raise ValueError("--world-frames-for needs the world's frames: leave out --real-only")
     m = train_heads(args.world, args.data, args.steps, args.batch_size, args.seed, args.device,
                     use_action=args.with_action, action_history=args.action_history, coords=args.coords,
-                    also=args.also, generated=None if args.skip_generated else heads_on_generated,
+                    clock=args.clock, also=args.also, generated=None if args.skip_generated else heads_on_generated,
                     rollouts=None if args.real_only else heads_rollouts, reward_estimate=args.reward_estimate,
                     end_estimate=args.end_estimate, world_frames_for=args.world_frames_for)
     print(format_heads(m))

@@ -441,13 +441,13 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
     `max_steps`: at most about this many generated steps, the starts thinned evenly to fit (they
     are all kept in memory: Boxing's 60,000 recorded steps would make 216,000, 7 GB of latents).
     `history` > 1: "action" holds the latest actions (n, k, a) from the recording, as
-    `worldmodel.train.heads.transitions` gives them."""
+    `worldmodel.train.heads.transitions` gives them. "clock": each step's episode step."""
     starts = [(e, s) for e in ids for s in range(0, len(episodes[e]) - 1, every)]
     planned = sum(min(steps, len(episodes[e]) - 1 - s) for e, s in starts)
     if max_steps is not None and planned > max_steps:
         starts = starts[::math.ceil(planned / max_steps)]
     starts.sort(key=lambda es: min(steps, len(episodes[es[0]]) - 1 - es[1]))   # rows of a chunk: same length
-    zp, z, a, r, d = [], [], [], [], []
+    zp, z, a, r, d, c = [], [], [], [], [], []
     windows = {e: episodes[e].action_windows(history) for e in ids} if history > 1 else None
     chunks = [starts[i:i + batch] for i in range(0, len(starts), batch)]
     for chunk in tqdm(chunks, desc="heads: world rollouts", disable=not progress):
@@ -466,11 +466,12 @@ def generated_transitions(world, episodes, ids, steps: int = 8, every: int = 2, 
                                                 for e, s in rows])))
             r.append(torch.from_numpy(np.array([episodes[e].rewards[s + t] for e, s in rows], np.float32)))
             d.append(torch.from_numpy(np.array([episodes[e].dones[s + t] for e, s in rows], bool)))
+            c.append(torch.tensor([s + t for _, s in rows]))
             prev = cur
     if not z:
         raise ValueError("no episode has two frames or more")
     return {"z_prev": torch.cat(zp), "z": torch.cat(z), "action": torch.cat(a).float(), "reward": torch.cat(r),
-            "done": torch.cat(d)}
+            "done": torch.cat(d), "clock": torch.cat(c)}
 
 
 # What the heads' world rollouts may hold in memory (on top of a copy when they join the real

@@ -374,7 +374,7 @@ class World:
                 st.past_actions = window[:, 1:]
             else:
                 window = acts
-            r, p_end = self.heads.predict(st.z_prev, z, window)
+            r, p_end = self.heads.predict(st.z_prev, z, window, self._heads_clock(clock))
             u = self._rand(b) if self.heads.config.end_estimate == "sample" else None   # only then: same noise as before
             ended = self.heads.ends(p_end, u)
             st.z_prev, st.reward, st.end_prob = z, r.cpu().numpy(), p_end.cpu().numpy()
@@ -418,7 +418,7 @@ class World:
         z = torch.cat([self._encode(frames[i:i + 256]) for i in range(0, len(frames), 256)])   # (T, c, h, w)
         acts = np.concatenate([np.zeros((1, ACTION_DIM), np.float32), actions_to_array(list(actions))])   # (T, a)
         window = torch.from_numpy(action_windows(acts, self.heads.actions_read)[1:]).to(self.device)   # (T-1, k, a)
-        r, p_end = self.heads.predict(z[:-1], z[1:], window)
+        r, p_end = self.heads.predict(z[:-1], z[1:], window, self._heads_clock(np.arange(1, len(frames))))
         return r.cpu().numpy(), p_end.cpu().numpy()
 
     # ----- internals ----------------------------------------------------------------------
@@ -510,6 +510,10 @@ class World:
             raise ValueError(f"past_actions must be finite, of shape ({b}, {k - 1}, {cfg.action_dim}) for these heads "
                              f"(they read the latest {k} action(s)), got {tuple(past.shape)}")
         return past
+
+    def _heads_clock(self, clock) -> torch.Tensor | None:
+        """Steps' episode clocks (b,) for heads that read them (HeadsConfig.clock), else None."""
+        return torch.as_tensor(np.asarray(clock), device=self.device) if self.heads.config.clock else None
 
     def _net_actions(self, acts: torch.Tensor, clock) -> torch.Tensor:
         """Action vectors (..., a) as the network takes them: with its episode clock (...,) appended

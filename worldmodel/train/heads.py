@@ -21,9 +21,10 @@ from .loop import LoopConfig, TrainLoop, pick_device, read_state
 
 
 def transitions(latents: list[torch.Tensor], episodes, ids, history: int = 1) -> dict[str, torch.Tensor]:
-    """Every step i >= 1 of the chosen episodes: z_prev, z, the action, reward and end of frame i.
-    "action" is (n, a), or with `history` > 1 the latest actions (n, k, a) (`Episode.action_windows`)."""
-    zp, z, a, r, d = [], [], [], [], []
+    """Every step i >= 1 of the chosen episodes: z_prev, z, the action, reward and end of frame i,
+    and its episode clock i. "action" is (n, a), or with `history` > 1 the latest actions (n, k, a)
+    (`Episode.action_windows`)."""
+    zp, z, a, r, d, c = [], [], [], [], [], []
     for i in ids:
         ep, lat = episodes[i], latents[i]
         if len(ep) < 2:
@@ -33,10 +34,11 @@ def transitions(latents: list[torch.Tensor], episodes, ids, history: int = 1) ->
         a.append(torch.from_numpy(ep.actions[1:] if history == 1 else ep.action_windows(history)[1:]))
         r.append(torch.from_numpy(ep.rewards[1:]))
         d.append(torch.from_numpy(ep.dones[1:]))
+        c.append(torch.arange(1, len(ep)))
     if not z:
         raise ValueError("no episode has two frames or more")
     return {"z_prev": torch.cat(zp), "z": torch.cat(z), "action": torch.cat(a), "reward": torch.cat(r),
-            "done": torch.cat(d)}
+            "done": torch.cat(d), "clock": torch.cat(c)}
 
 
 def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256, lr: float = 2e-3,
@@ -44,18 +46,19 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
               use_action: bool = HeadsConfig.use_action, out: str | Path | None = None,
               save_every: float = 120.0, reward_estimate: str = HeadsConfig.reward_estimate,
               end_estimate: str = HeadsConfig.end_estimate, coords: bool = HeadsConfig.coords,
-              reward_steps=None) -> RewardEndHeads:
+              reward_steps=None, clock: bool = HeadsConfig.clock) -> RewardEndHeads:
     """Train heads on transitions (dict from `transitions`) on the shared loop (cosine learning
     rate without warm-up, no EMA, fp32). reward_estimate "expected": a plain cross-entropy on the
     reward class, so its probabilities are calibrated; "class": a class-balanced one
     (dynamics/heads.py says why the first is the default). The end flag's loss is balanced.
     `out`: a folder for the resumable state (a killed fit resumes there); None = a temporary one.
     `reward_steps`: a (n,) bool mask of the steps that teach the reward head (the end head learns
-    from all); None: all of them."""
+    from all); None: all of them. `clock`: the heads also read each step's episode clock
+    (train["clock"]; HeadsConfig.clock), up to the latest one in `train`."""
     if out is None:
         with tempfile.TemporaryDirectory() as tmp:
             return fit_heads(train, action_dim, steps, batch, lr, noise, seed, device, progress, use_action, tmp,
-                             save_every, reward_estimate, end_estimate, coords, reward_steps)
+                             save_every, reward_estimate, end_estimate, coords, reward_steps, clock)
     torch.manual_seed(seed)
     r = train["reward"]
     if reward_steps is not None:
@@ -79,13 +82,14 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
     end_weight = max(1e-3, min(50.0, (len(r) - n_end) / max(n_end, 1.0)))
     history = train["action"].shape[1] if train["action"].dim() == 3 and use_action else 1   # (n, k, a) windows
     cfg = HeadsConfig(latent_channels=train["z"].shape[1], latent_size=train["z"].shape[-1], action_dim=action_dim,
-                      use_action=use_action, action_history=history, coords=coords,
+                      use_action=use_action, action_history=history, coords=coords, clock=clock,
+                      clock_max=max(1, int(train["clock"].max())) if clock else HeadsConfig.clock_max,
                       reward_estimate=reward_estimate, end_estimate=end_estimate,
                       end_weight=end_weight,
                       reward_values=[float(neg.mean()) if len(neg) else -1.0, float(pos.mean()) if len(pos) else 1.0])
     heads = RewardEndHeads(cfg)
     # a killed fit resumes only into the same fit: other heads, data or masking start over (minutes)
-    settings = {"use_action": use_action, "action_history": history, "coords": coords,
+    settings = {"use_action": use_action, "action_history": history, "coords": coords, "clock": clock,
                 "reward_estimate": reward_estimate, "transitions": len(r),
                 "reward_steps": None if reward_steps is None else int(reward_steps.sum())}
     stale = read_state(out)
@@ -109,7 +113,8 @@ def fit_heads(train: dict, action_dim: int, steps: int = 1500, batch: int = 256,
         z = z + noise * torch.randn(z.shape, generator=gen)
         return heads_loss(loop.net, zp.to(dev), z.to(dev), train["action"][idx].to(dev), r[idx].to(dev),
                           train["done"][idx].to(dev), class_weight, end_weight,
-                          None if reward_steps is None else reward_steps[idx].to(dev))
+                          None if reward_steps is None else reward_steps[idx].to(dev),
+                          train["clock"][idx].to(dev) if clock else None)
 
     loop.run(loss_fn, lambda step: None)
     loop.clear_state()
@@ -124,7 +129,8 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
         rewards, p_end = [], []
         for i in range(0, len(val["z"]), 1024):
             sl = slice(i, i + 1024)
-            rr, pe = heads.predict(val["z_prev"][sl].to(device), val["z"][sl].to(device), val["action"][sl].to(device))
+            rr, pe = heads.predict(val["z_prev"][sl].to(device), val["z"][sl].to(device), val["action"][sl].to(device),
+                                   val["clock"][sl].to(device) if heads.config.clock else None)
             rewards.append(rr.cpu())
             p_end.append(pe.cpu())
     estimate, p_end = torch.cat(rewards), torch.cat(p_end)
@@ -154,13 +160,15 @@ def score_heads(heads: RewardEndHeads, val: dict, device="cpu") -> dict:
 def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 1500, batch: int = 256,
                 seed: int | None = None, device: str | None = None, progress: bool = True,
                 use_action: bool = HeadsConfig.use_action, action_history: int = HeadsConfig.action_history,
-                coords: bool = HeadsConfig.coords, also=(), generated=None, rollouts=None,
+                coords: bool = HeadsConfig.coords, clock: bool = HeadsConfig.clock, also=(), generated=None,
+                rollouts=None,
                 reward_estimate: str = HeadsConfig.reward_estimate,
                 end_estimate: str = HeadsConfig.end_estimate, world_frames_for: str = "both") -> dict:
     """Fit heads for the world at `world` on `data` (default: its training recording), score them
     on the held-out episodes of the same split, and write them into the world's checkpoint.
     `action_history` > 1 (with `use_action`): the heads read that many of the latest actions.
     `coords`: the heads' conv also reads where each latent pixel lies (HeadsConfig.coords).
+    `clock`: the heads also read each step's episode clock (HeadsConfig.clock).
     `also`: more recordings of the same game (folders) whose episodes all join the fit, and the
     world's rollouts of them; the held-out episodes stay those of `data`, so scores compare.
 
@@ -227,7 +235,7 @@ def train_heads(world: str | Path, data: str | Path | None = None, steps: int = 
         reward_steps = torch.arange(len(train["z"])) < n_real       # the real steps come first
     heads = fit_heads(train, episodes[0].actions.shape[1], steps, batch,
                       noise=noise, seed=seed, device=dev, progress=progress, use_action=use_action, out=run,
-                      coords=coords, reward_steps=reward_steps,
+                      coords=coords, reward_steps=reward_steps, clock=clock,
                       reward_estimate=reward_estimate, end_estimate=end_estimate)
     shutil.rmtree(run, ignore_errors=True)
     metrics = score_heads(heads, transitions(latents, episodes, val_ids, action_history), dev)
