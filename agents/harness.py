@@ -35,9 +35,10 @@ def episode_seed(seed: int, episode: int) -> int:
 
 
 def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, progress: bool = True,
-                 lengths: dict | None = None, read=None, read_out: dict | None = None):
+                 lengths: dict | None = None, read=None, read_out: dict | None = None, rewards: dict | None = None):
     """{agent: [return per episode]} and the start frames [episode] of the real game. `lengths`, if
-    given, receives {agent: [steps per episode]}. `read`, if given, a function (frames (T, H, W, 3),
+    given, receives {agent: [steps per episode]}; `rewards`, {agent: [(steps,) reward of each step,
+    0 after the episode ended]}. `read`, if given, a function (frames (T, H, W, 3),
     actions [T-1 Actions]) -> float, is called on every episode and `read_out` receives {agent:
     [its value per episode]} (what a world's heads make of the real episode)."""
     out, starts = {}, []
@@ -50,11 +51,11 @@ def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, p
             agent = make_agent(name, env.action_set, env.name)
             agent.reset(episode_seed(seed, e))
             frame, total, taken = env.reset(episode_seed(seed, e)), 0.0, 0
-            frames, acts = [frame], []
-            for _ in range(steps):
+            frames, acts, paid = [frame], [], np.zeros(steps)
+            for t in range(steps):
                 a = agent.act(frame)
                 frame, reward, done = env.step_native(a)
-                total, taken = total + reward, taken + 1
+                total, taken, paid[t] = total + reward, taken + 1, reward
                 if read is not None:
                     frames.append(frame)
                     acts.append(env.action_set[a])
@@ -65,6 +66,8 @@ def real_returns(env, agents: list[str], episodes: int, steps: int, seed: int, p
                 read_out.setdefault(name, []).append(float(read(np.stack(frames), acts)))
             if lengths is not None:
                 lengths.setdefault(name, []).append(taken)
+            if rewards is not None:
+                rewards.setdefault(name, []).append(paid)
             bar.update()
     bar.close()
     return out, starts
@@ -115,13 +118,15 @@ def _need_heads(world: World) -> None:
 
 
 def world_returns(world: World, agents: list[str], starts: list[np.ndarray], steps: int, seed: int,
-                  batch: int = 64, progress: bool = True, lengths: dict | None = None) -> dict:
+                  batch: int = 64, progress: bool = True, lengths: dict | None = None,
+                  rewards: dict | None = None) -> dict:
     """{agent: [return per episode]} in the world, every (agent, episode) pair a row of a batch.
-    `lengths`, if given, receives {agent: [steps per episode]} (up to the step the heads end it)."""
+    `lengths`, if given, receives {agent: [steps per episode]} (up to the step the heads end it);
+    `rewards`, {agent: [(steps,) reward of each step, 0 after the heads ended the episode]}."""
     _need_heads(world)
     env_name = world.config.get("env", {}).get("env", "")
     jobs = [(name, e) for name in agents for e in range(len(starts))]
-    totals, taken = np.zeros(len(jobs)), np.zeros(len(jobs), int)
+    totals, taken, paid = np.zeros(len(jobs)), np.zeros(len(jobs), int), np.zeros((len(jobs), steps))
     bar = tqdm(total=len(jobs) * steps, desc="world", disable=not progress, unit="step")
     for lo in range(0, len(jobs), batch):
         chunk = jobs[lo: lo + batch]
@@ -136,7 +141,8 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
         for t in range(steps):
             acts = [world.action_set[p.act(f)] if a else idle for p, f, a in zip(players, frames, alive)]
             frames = world.step(acts)
-            totals[lo: lo + len(chunk)] += np.where(alive, world.reward, 0.0)
+            paid[lo: lo + len(chunk), t] = np.where(alive, world.reward, 0.0)
+            totals[lo: lo + len(chunk)] += paid[lo: lo + len(chunk), t]
             taken[lo: lo + len(chunk)] += alive.astype(int)
             alive &= ~np.asarray(world.done, bool)
             bar.update(len(chunk))
@@ -145,10 +151,12 @@ def world_returns(world: World, agents: list[str], starts: list[np.ndarray], ste
                 break
     bar.close()
     out = {name: [] for name in agents}
-    for (name, _), total, n in zip(jobs, totals, taken):
+    for (name, _), total, n, r in zip(jobs, totals, taken, paid):
         out[name].append(float(total))
         if lengths is not None:
             lengths.setdefault(name, []).append(int(n))
+        if rewards is not None:
+            rewards.setdefault(name, []).append(r)
     return out
 
 

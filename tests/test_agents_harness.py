@@ -121,3 +121,32 @@ def test_real_ladder_command(tmp_path, capsys):
     assert "fixed:1: real" in capsys.readouterr().out
     assert main(["agents", "real", "--env", "procedural", "--agents", "nobody"]) == 2
     assert "unknown agent 'nobody'" in capsys.readouterr().err
+
+
+def test_per_step_rewards_add_up_to_the_returns_and_stop_at_the_end(headed_world):
+    """real_returns/world_returns(rewards=): each episode's (steps,) rewards sum to its return and
+    are 0 after its end (scripts/reward_over_time.py reads them)."""
+    from agents.harness import real_returns, world_returns
+
+    class Paying:                                    # pays 1, 2, 3, ... and ends after 3 steps
+        name, action_set = "procedural", make_env("procedural", size=32).action_set
+
+        def reset(self, seed=None):
+            self.t = 0
+            return np.zeros((32, 32, 3), np.uint8)
+
+        def step_native(self, a):
+            self.t += 1
+            return np.zeros((32, 32, 3), np.uint8), float(self.t), self.t == 3
+
+    paid, lens = {}, {}
+    out, starts = real_returns(Paying(), ["random", "idle"], episodes=2, steps=5, seed=0, progress=False,
+                               rewards=paid, lengths=lens)
+    assert [r.tolist() for r in paid["idle"]] == [[1.0, 2.0, 3.0, 0.0, 0.0]] * 2 and out["idle"] == [6.0, 6.0]
+    world = World.from_pretrained(headed_world)
+    paid, lens = {}, {}
+    out = world_returns(world, ["random", "fixed:2"], starts, steps=6, seed=0, progress=False, rewards=paid,
+                        lengths=lens)
+    for name in out:
+        for total, r, n in zip(out[name], paid[name], lens[name]):
+            assert r.shape == (6,) and r.sum() == pytest.approx(total) and not r[n:].any()
