@@ -20,5 +20,10 @@ def network_actions(config: DynamicsConfig, actions: torch.Tensor, clock) -> tor
         return actions
     if clock is None:
         raise ValueError("this network reads the episode clock: pass each frame's steps since its episode began")
-    clock = torch.as_tensor(clock, dtype=actions.dtype, device=actions.device).expand(actions.shape[:-1])
+    clock = torch.as_tensor(clock, dtype=actions.dtype, device=actions.device)
+    if clock.dim() == 0:
+        clock = clock.expand(actions.shape[:-1])
+    if clock.shape != actions.shape[:-1]:
+        raise ValueError(f"the clock must have one value per action vector, {tuple(actions.shape[:-1])}; "
+                         f"got {tuple(clock.shape)}")
     return torch.cat([actions, clock[..., None]], -1)

@@ -50,8 +50,9 @@ class DynamicsConfig:
     # (b, t, action_dim + 1). Why: a few frames of context cannot tell the start of a game from
     # its middle, yet what comes next depends on it (defend_the_center's demons all start far
     # away; later the pistol runs out of ammunition, which no frame shows); without the
-    # clock a world draws any time's events at any time. Clocks past `clock_max` (the longest
-    # recorded episode) read as clock_max: the world never saw later times.
+    # clock a world draws any time's events at any time. Clocks past `clock_max` read as it:
+    # `train-dynamics` sets it to the latest step its recording shows (branches included), since
+    # the world never saw later times.
     clock: bool = False
     clock_max: int = 300
 

@@ -24,7 +24,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from dynamics import karras_sigmas
+from dynamics import karras_sigmas, network_actions
 from worldmodel import World
 from worldmodel.data import held_out_episodes, window_index
 from worldmodel.evaluate import recording_settle_frames, rollout_metrics
@@ -43,6 +43,7 @@ def first_step(checkpoint, held, past: int, device, sigmas=(5.0, 10.0, 20.0), cl
     rows = idx[np.random.default_rng(0).choice(len(idx), min(clips, len(idx)), replace=False)]
     frames = np.stack([held[e].frames[s:s + t] for e, s in rows])                       # (n, t, H, W, 3)
     acts = torch.from_numpy(np.stack([held[e].actions[s:s + t] for e, s in rows])).float()
+    acts = network_actions(den.net.config, acts, torch.from_numpy(rows[:, 1:2] + np.arange(t)))   # + clock, if read
     has = torch.from_numpy(np.stack([held[e].has_action[s:s + t] for e, s in rows]))
     x0 = torch.stack([world._encode(f) for f in frames]).float()                        # (n, t, c, h, w)
     g = torch.Generator().manual_seed(0)

@@ -74,17 +74,23 @@ def test_a_new_clock_starts_silent_and_then_changes_the_prediction():
     assert (early_off - late_off).abs().max() > 1e-3
 
 
-def test_training_clips_carry_each_frames_episode_step(recording):
+def test_training_clips_carry_each_frames_episode_step(tmp_path):
     """Windows of episodes count from 0; a branch's frame 0 is its parent's step at - past + 1
     (the branch stores the parent's frames from there), and its clock goes on from that step."""
+    from worldmodel.data import BranchConfig, record
+    from worldmodel.envs import make_env
     from worldmodel.train.dynamics import training_sequences
+    recording = tmp_path / "rec"
+    record(make_env("procedural", size=32), recording, episodes=3, steps=16, policy="sticky", seed=5, progress=False,
+           branches=BranchConfig(points=2, actions=2, steps=3, past=5))
     meta, eps = load_episodes(recording)
     seqs, _, _, starts = training_sequences(recording, meta, eps, list(range(len(eps))))
     branches = load_branches(recording)
-    assert len(seqs) == len(eps) + len(branches) and starts[:len(eps)] == [0] * len(eps)
-    if branches:
-        for (b, br), start in zip(branches, starts[len(eps):]):
-            assert np.array_equal(br.frames[0], eps[b["parent"]].frames[start])
+    assert len(branches) == 12 and len(seqs) == len(eps) + len(branches) and starts[:len(eps)] == [0] * len(eps)
+    assert all(s > 0 for s in starts[len(eps):])
+    for (b, br), start in zip(branches, starts[len(eps):]):
+        assert np.array_equal(br.frames[0], eps[b["parent"]].frames[start])
+        assert np.array_equal(br.frames[b["past"] - 1], eps[b["parent"]].frames[b["at"]])   # the branch point
     lat = [torch.zeros(len(s), 1, 1, 1) for s in seqs]
     clips = LatentClips(lat, seqs, list(range(len(seqs))), 3, clock=True, starts=starts)
     _, a, _ = clips.sample(np.random.default_rng(0), 64, "cpu")
@@ -98,7 +104,17 @@ def test_training_clips_carry_each_frames_episode_step(recording):
 
 
 def test_the_world_counts_its_episode_steps_per_row(clock_world):
+    """What the network reads: the new frame's step, reset's clock + 1 on the first step."""
     world = World.from_pretrained(clock_world, seed=3)
+    seen = []
+    forward = world.denoiser.forward
+    world.denoiser.forward = lambda x, s, acts, *a, **k: (seen.append(acts[..., -1].tolist()), forward(x, s, acts, *a, **k))[1]
+    world.reset(clock=5)
+    world.step(world.action_set[1])
+    assert seen[0] == [[5.0]]                       # the start frame's commit
+    # the new frame, denoised (cond and uncond batched: guidance 1.5) and committed
+    assert len(seen) > 2 and all(v == 6.0 for c in seen[1:] for row in c for v in row)
+    world.denoiser.forward = forward
     aset = world.action_set
     world.reset()
     assert world.clock == 0

@@ -401,7 +401,8 @@ class World:
     def read_episode(self, frames, actions) -> tuple[np.ndarray, np.ndarray]:
         """What this world's heads make of a real episode: frames (T, H, W, 3) uint8 at the world's
         resolution, from the start frame on, and the T-1 Actions that led from each frame to the
-        next. -> the heads' rewards (T-1,) and calibrated P(end) (T-1,), read from the encoded real
+        next (frame 0 is the episode's start: frame i reads episode clock i, for heads that read
+        it). -> the heads' rewards (T-1,) and calibrated P(end) (T-1,), read from the encoded real
         frames (and, for heads that read actions, the same window of latest actions a world keeps
         from its reset). Set beside the game's own rewards, it tells the heads' errors from the
         world's drawing. Independent of any play state."""

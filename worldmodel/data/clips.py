@@ -34,8 +34,9 @@ def window_index(lengths: list[int], t: int) -> np.ndarray:
 class LatentClips:
     """Windows of `clip` consecutive latent frames, with their actions, from the training episodes.
     clock=True: each action vector is followed by its frame's episode clock (steps since the episode
-    began; DynamicsConfig.clock), where `starts[i]` is the episode step of sequence ids[i]'s first
-    frame (0 for an episode, later for a branch that starts mid-episode; None: all 0)."""
+    began; DynamicsConfig.clock), where `starts[e]` is the episode step of sequence e's first frame
+    (indexed as `latents` and `episodes`; 0 for an episode, later for a branch that starts
+    mid-episode; None: all 0)."""
 
     def __init__(self, latents: list[torch.Tensor], episodes, ids, clip: int, min_end=None, clock: bool = False,
                  starts=None):

@@ -222,7 +222,11 @@ def init_from_world(net: torch.nn.Module, path: str | Path, model_cfg, autoencod
     adding_clock = model_cfg.clock and not theirs_cfg.clock
     if replace(theirs_cfg, warp_mode=model_cfg.warp_mode,
                **({"clock": True, "clock_max": model_cfg.clock_max} if adding_clock else {})) != model_cfg:
-        raise ValueError(f"--init {path}: its network {theirs_cfg} differs from this run's {model_cfg}")
+        differ = {k: (getattr(theirs_cfg, k), getattr(model_cfg, k)) for k in theirs_cfg.__dataclass_fields__
+                  if getattr(theirs_cfg, k) != getattr(model_cfg, k)}
+        raise ValueError(f"--init {path}: its network differs from this run's in "
+                         + ", ".join(f"{k} ({a!r} there, {b!r} here)" for k, (a, b) in differ.items())
+                         + "; set them with --model FIELD=VALUE")
     mine, theirs = autoencoder.state_dict(), ae.state_dict()
     same = ae.config == autoencoder.config and mine.keys() == theirs.keys() and all(
         torch.equal(mine[k].cpu().half(), theirs[k].cpu().half()) for k in mine)   # worlds store fp16
@@ -265,7 +269,7 @@ def synthetic_step(preset: str, latent_channels: int, latent_size: int, action_d
     opts = make_optimizer(den.net, optimizer, tc.lr, tc.weight_decay)
     b, t = batch_size or tc.batch_size, cfg.context + 1
     x0 = torch.randn(b, t, latent_channels, latent_size, latent_size, generator=gen, device=dev)
-    acts = torch.rand(b, t, action_dim, generator=gen, device=dev)
+    acts = torch.rand(b, t, cfg.action_inputs, generator=gen, device=dev)     # (with a clock: a random one)
     has = torch.ones(b, t, dtype=torch.bool, device=dev)
 
     def step(bf16: bool) -> None:
