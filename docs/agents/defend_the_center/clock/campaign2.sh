@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Continues campaign.sh (its dynamics fine-tune still running as PID 18875) with two heads variants.
+# campaign.sh (not kept: the rest of it is this script's) ran, at d050a8a, with R and D as below:
+#   worldmodel train-dynamics --data $D/data --autoencoder $D/autoencoder --preset cpu-unet \
+#       --out $R/dynamics --init $D/dynamics --model clock=true --lr 3e-4 --minutes 35 --steps 100000 --device cpu
 set -e
 export PATH=/work/main/.venv/bin:$PATH PYTHONPATH=/work/wt-hist SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy
 export MALLOC_MMAP_THRESHOLD_=10000000000 MALLOC_TRIM_THRESHOLD_=10000000000
