@@ -50,7 +50,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .transformer import fourier_embedding
+from .transformer import clock_embedding
 
 
 @dataclass
@@ -136,8 +136,8 @@ class RewardEndHeads(nn.Module):
         if self.clock is not None:
             if clock is None:
                 raise ValueError("these heads read the episode clock: pass each step's steps since its episode began")
-            t = torch.as_tensor(clock, device=feat.device).float().clamp(0, self.config.clock_max) / self.config.clock_max
-            feat = feat + torch.cat([self.clock(fourier_embedding(t, self.config.dim))] * 2, 1)   # (b,) -> (b, 2d)
+            t = clock_embedding(torch.as_tensor(clock, device=feat.device), self.config.clock_max, self.config.dim)
+            feat = feat + torch.cat([self.clock(t)] * 2, 1)                    # (b,) -> (b, d) -> (b, 2d)
         out = self.out(feat)
         return out[:, :3], out[:, 3]
 

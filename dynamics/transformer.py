@@ -194,6 +194,13 @@ def fourier_embedding(c_noise: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([ang.cos(), ang.sin()], dim=-1)
 
 
+def clock_embedding(clock: torch.Tensor, clock_max: int, dim: int) -> torch.Tensor:
+    """Episode clocks (...,) (steps since the episode began) -> (..., dim): clamped at clock_max
+    (later times read as it), scaled to [0, 1], embedded as `fourier_embedding` embeds noise levels
+    (periods from ~7 steps to ~25 episodes of clock_max). What the U-Net and the heads read."""
+    return fourier_embedding(clock.float().clamp(0, clock_max) / clock_max, dim)
+
+
 def _conv_residual(channels: int, width: int) -> nn.Sequential:
     net = nn.Sequential(nn.Conv2d(channels, width, 3, padding=1), nn.GELU(approximate="tanh"),
                         nn.Conv2d(width, width, 3, padding=1), nn.GELU(approximate="tanh"),

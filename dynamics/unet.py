@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from .cache import FrameCache
-from .transformer import ABSENT_C_NOISE, DynamicsConfig, fourier_embedding
+from .transformer import ABSENT_C_NOISE, DynamicsConfig, clock_embedding, fourier_embedding
 
 
 def _groups(channels: int) -> int:
@@ -139,8 +139,8 @@ class DynamicsUNet(nn.Module):
         cond = (self.noise_mlp(fourier_embedding(c_noise[:, -n:], cfg.dim).to(act.dtype)) + act
                 + self.past_mlp(past))                                             # (b, n, d)
         if cfg.clock:           # not dropped with the action: guidance acts on the action alone
-            clock = actions[:, -n:, a].float().clamp(0, cfg.clock_max) / cfg.clock_max     # (b, n) in [0, 1]
-            cond = cond + self.clock_mlp(fourier_embedding(clock, cfg.dim).to(act.dtype))
+            clock = clock_embedding(actions[:, -n:, a], cfg.clock_max, cfg.dim)          # (b, n) -> (b, n, d)
+            cond = cond + self.clock_mlp(clock.to(act.dtype))
         cond = cond.flatten(0, 1)                                                  # (b*n, d)
         skips = []
         for i, blocks in enumerate(self.down):
