@@ -12,9 +12,12 @@ Each agent sees only the frame (uint8 H x W x 3) and answers a native action ind
     heuristic       a hand-written player of the game (boxing: chase and punch; doom: walk,
                     turn, fire at what stands out in the middle)
     aim             a better doom player: turn toward red enemies, fire when centred
+    aim-left        aim mirrored in its search: with no enemy in sight it sweeps left, not right
     trained:DIR     a policy trained inside a world by `worldmodel agents train` (agents.train)
     explore:AGENT   AGENT with sticky random play mixed in at a rate drawn each episode (for
                     recordings: `worldmodel record --policy explore:aim`)
+    mix:A,B,...     one of the agents A, B, ... each episode, drawn uniformly with the episode's
+                    seed (recordings of several ways of playing: mix:explore:aim,explore:aim-left,random)
 """
 from __future__ import annotations
 
@@ -163,8 +166,17 @@ class DoomAimAgent(Agent):
     """A better ViZDoom player than `heuristic` where the enemies are red (defend_the_center's
     demons): find the columns of the view's middle band that hold the most strongly red pixels,
     turn toward them, fire once they are at the centre; with no red in sight, sweep right. It
-    ignores the screen-wide red flash of being hit (it changes every column alike)."""
+    ignores the screen-wide red flash of being hit (it changes every column alike). `sweep=-1`
+    (`aim-left`) searches to the left instead: the same player without `aim`'s one habit, so that
+    a recording of both does not teach a world that turning right finds the demons."""
     name = "aim"
+
+    def __init__(self, action_set, sweep: int = 1):
+        super().__init__(action_set)
+        if sweep not in (-1, 1):
+            raise ValueError(f"sweep is 1 (right) or -1 (left), got {sweep}")
+        self.sweep = sweep
+        self.name = "aim" if sweep == 1 else "aim-left"
 
     def act(self, frame):
         f = frame.astype(float)
@@ -173,7 +185,7 @@ class DoomAimAgent(Agent):
         red = band[..., 0] - band[..., 1:].max(-1)
         mass = (red > 60).sum(0).astype(float)            # strongly red pixels per column
         if mass.max() < 2:
-            return native_index(self.action_set, turn=1)
+            return native_index(self.action_set, turn=self.sweep)
         target = (np.arange(w) * mass).sum() / mass.sum()
         off = target - (w - 1) / 2
         if abs(off) <= w / 16:
@@ -205,6 +217,27 @@ class ExploringAgent(Agent):
         if self.rng.random() > self.stick:
             self.sticky = int(self.rng.integers(len(self.action_set)))
         return self.sticky if self.rng.random() < self.rate else planned
+
+
+class MixAgent(Agent):
+    """`mix:A,B,...` plays one of several agents each episode, drawn uniformly from the episode's
+    seed at reset (so a recording replays the same way): a recording that holds more than one
+    way of playing, where a world learns less of any one player's habits as the game's rules."""
+
+    def __init__(self, action_set, agents: list[Agent]):
+        super().__init__(action_set)
+        if not agents:
+            raise ValueError("mix: takes one or more agents joined by ',', e.g. mix:explore:aim,random")
+        self.agents, self.name = agents, "mix:" + ",".join(a.name for a in agents)
+        self.reset(0)
+
+    def reset(self, seed: int = 0) -> None:
+        super().reset(seed)
+        self.current = self.agents[int(self.rng.integers(len(self.agents)))]
+        self.current.reset(seed)
+
+    def act(self, frame):
+        return self.current.act(frame)
 
 
 HEURISTICS = {"atari:Boxing": BoxingAgent, "vizdoom": DoomAgent}
@@ -250,6 +283,10 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
             if env == prefix or env.startswith(prefix + ":"):
                 return cls(action_set)
         raise ValueError(f"no hand-written heuristic for {env}; there are: {', '.join(HEURISTICS)}")
+    if name == "aim-left":
+        if not (env == "vizdoom" or env.startswith("vizdoom:")):
+            raise ValueError(f"aim-left is a ViZDoom player (it sweeps left looking for red demons); {env} is not ViZDoom")
+        return DoomAimAgent(action_set, sweep=-1)
     if name == "aim":
         for prefix, cls in AIMERS.items():
             if env == prefix or env.startswith(prefix + ":"):
@@ -259,7 +296,13 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
         return TrainedAgent(action_set, name.split(":", 1)[1])
     if name.startswith("explore:"):
         return ExploringAgent(action_set, make_agent(name.split(":", 1)[1], action_set, env))
-    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, cycle:I-J-..., heuristic, aim, trained:DIR, explore:AGENT")
+    if name.startswith("mix:"):
+        parts = [p for p in name.split(":", 1)[1].split(",") if p]
+        if any(p.startswith("mix:") for p in parts):
+            raise ValueError(f"mix: does not nest, got {name!r}")
+        return MixAgent(action_set, [make_agent(p, action_set, env) for p in parts])
+    raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, cycle:I-J-..., heuristic, aim, aim-left, "
+                     "trained:DIR, explore:AGENT, mix:A,B,...")
 
 
 class TrainedAgent(Agent):

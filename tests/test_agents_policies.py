@@ -49,6 +49,43 @@ def test_cycle_agent_plays_its_sequence_in_turn_from_every_reset():
             make_agent(bad, acts, env)
 
 
+def test_aim_left_is_aim_searching_the_other_way():
+    acts, env = action_set("doom")
+    aim, left = make_agent("aim", acts, env), make_agent("aim-left", acts, env)
+    assert (aim.name, left.name) == ("aim", "aim-left")
+    empty = np.zeros((64, 64, 3), np.uint8)                       # nothing red: each searches its own way
+    assert aim.act(empty) == native_index(acts, turn=1) and left.act(empty) == native_index(acts, turn=-1)
+    demon = empty.copy()
+    demon[24:48, 4:10] = (220, 20, 20)                            # a red demon on the left: both turn to it
+    assert aim.act(demon) == left.act(demon) == native_index(acts, turn=-1)
+    centred = empty.copy()
+    centred[24:48, 30:34] = (220, 20, 20)                         # ... and fire once it is in the middle
+    assert aim.act(centred) == left.act(centred) == native_index(acts, fire=True)
+    with pytest.raises(ValueError, match="ViZDoom"):
+        make_agent("aim-left", *action_set("boxing"))
+
+
+def test_mix_agent_plays_one_agent_a_whole_episode_drawn_from_its_seed():
+    acts, env = action_set("doom")
+    mix = make_agent("mix:fixed:1,fixed:2,explore:aim", acts, env)
+    assert mix.name == "mix:fixed:1,fixed:2,explore:aim"
+    frame = np.zeros((64, 64, 3), np.uint8)
+    chosen = {}
+    for seed in range(30):
+        mix.reset(seed)
+        chosen[seed] = mix.current.name
+        if mix.current.name.startswith("fixed:"):                 # the whole episode is that agent's
+            assert {mix.act(frame) for _ in range(10)} == {int(mix.current.name[-1])}
+    assert set(chosen.values()) == {"fixed:1", "fixed:2", "explore:aim"}
+    again = make_agent("mix:fixed:1,fixed:2,explore:aim", acts, env)
+    for seed in (3, 11, 29):                                      # the same seed, the same player
+        again.reset(seed)
+        assert again.current.name == chosen[seed]
+    for bad in ("mix:", "mix:fixed:1,mix:idle", "mix:idle,clever"):
+        with pytest.raises(ValueError):
+            make_agent(bad, acts, env)
+
+
 def test_boxing_heuristic_chases_and_punches():
     acts, env = action_set("boxing")
     agent = make_agent("heuristic", acts, env)

@@ -80,10 +80,30 @@ def test_train_world_refuses_other_settings_and_foreign_folders(tmp_path):
     assert not (tmp_path / "bad-policy").exists()              # nothing saved that a rerun would refuse
     with pytest.raises(ValueError, match="--policy sticky; resume it"):
         pipeline.train_world("procedural", out, 0.5, size=32, policy="explore:random", policies=recording_policy)
+    with pytest.raises(ValueError, match="--policy sticky; resume"):       # nor with or without the clock
+        pipeline.train_world("procedural", out, 0.5, size=32, clock=True)
     with pytest.raises(ValueError, match="--hours"):
         pipeline.plan_training("procedural", 0.0)
     with pytest.raises(ValueError, match="--size"):
         pipeline.plan_training("procedural", 1.0, size=48)
+
+
+def test_train_world_with_clock_trains_dynamics_that_read_the_episode_step(tmp_path, monkeypatch):
+    seen = {}
+
+    def stop(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt("stopped at the dynamics stage")
+
+    monkeypatch.setattr(pipeline, "train_dynamics", stop)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train_world("procedural", tmp_path / "w", 0.005, size=32, clock=True, say=lambda s: None)
+    assert seen["overrides"] == {"model": {"clock": True}}
+    assert json.loads((tmp_path / "w" / "pipeline.json").read_text())["plan"]["clock"] is True
+    seen.clear()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train_world("procedural", tmp_path / "plain", 0.005, size=32, say=lambda s: None)
+    assert seen["overrides"] is None
 
 
 def _metrics(dpsnr4, psnr1, copy1, sharp16, collapsed):

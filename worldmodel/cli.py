@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--policy", default="sticky", help="who plays the recording: sticky (default: random keys held ~5 "
                     "frames) or an agent, e.g. explore:aim for ViZDoom's defend_the_center (the aiming heuristic with "
                     "random play mixed in, so the recording holds the kills a reward head learns from)")
+    tw.add_argument("--clock", action="store_true",
+                    help="a world that knows how long its episode has run: each predicted frame also reads its episode "
+                         "step (the dynamics' --model clock=true; for games whose play changes over an episode, e.g. "
+                         "defend_the_center's ammunition running out)")
     tw.add_argument("--seed", type=int, default=0, help="seed of the recording and training (evaluation uses seed + 1)")
     tw.add_argument("--device", default=None, help="cpu or cuda (default: cuda where there is one)")
     tw.set_defaults(func=cmd_train)
@@ -469,7 +473,7 @@ def cmd_train(args) -> int:
     from .eval_report import player_summary
     from agents.policies import recording_policy
     from .pipeline import TRAIN_MORE, train_world
-    m = train_world(args.env, args.out, args.hours, size=args.size, policy=args.policy, seed=args.seed,
+    m = train_world(args.env, args.out, args.hours, size=args.size, policy=args.policy, clock=args.clock, seed=args.seed,
                     device=args.device, policies=recording_policy)
     print("\n".join(player_summary(m, colour=sys.stdout.isatty(), more=TRAIN_MORE)))
     print(f"world written to {args.out} (card: {args.out}/MODEL_CARD.md); play it with: worldmodel play {args.out}")

@@ -113,7 +113,7 @@ def fit_wide_enough(fit, copy_last_db: float, widths=AE_WIDTHS, margin: float = 
     return width, m
 
 
-def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky") -> dict:
+def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky", clock: bool = False) -> dict:
     """How `hours` are spent: the recording's size, the presets for the frame size, and the share
     of the time left that each training stage gets when it starts (so the budget is filled
     however long the recording took)."""
@@ -123,7 +123,7 @@ def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky"
         raise ValueError(f"--size must be 32 (the tiny presets) or 64, got {size}")
     small = hours < 0.5
     dynamics = "cpu-unet" if size == 64 else "tiny-unet"
-    return {"env": env, "hours": hours, "size": size, "policy": policy,
+    return {"env": env, "hours": hours, "size": size, "policy": policy, "clock": bool(clock),
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
             "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": True,
@@ -147,12 +147,13 @@ def _load_plan(out: Path, plan: dict) -> dict:
     if path.is_file():
         saved = json.loads(path.read_text())
         saved["plan"].setdefault("policy", "sticky")    # plans saved before --policy was an option
-        for key in ("env", "hours", "size", "policy"):
+        saved["plan"].setdefault("clock", False)        # ... and before --clock
+        for key in ("env", "hours", "size", "policy", "clock"):
             if saved["plan"][key] != plan[key]:
                 raise ValueError(f"{out} is a `worldmodel train` run of --env {saved['plan']['env']} --hours "
                                  f"{saved['plan']['hours']} --size {saved['plan']['size']} --policy "
-                                 f"{saved['plan']['policy']}; resume it with the same settings or train into a "
-                                 "new --out folder")
+                                 f"{saved['plan']['policy']}{' --clock' if saved['plan']['clock'] else ''}; resume "
+                                 "it with the same settings or train into a new --out folder")
         return saved
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty and holds no `worldmodel train` run; choose a new --out folder")
@@ -165,15 +166,16 @@ def _save_plan(out: Path, state: dict) -> None:
     tmp.replace(out / PLAN)
 
 
-def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", seed: int = 0, device=None,
-                say=print, policies=named_policy) -> dict:
+def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", clock: bool = False,
+                seed: int = 0, device=None, say=print, policies=named_policy) -> dict:
     """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
     end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
     within about `hours` (the stages after the recording share the time that is left). OUT
     becomes the world (`worldmodel play OUT`); its work folders are OUT/work/. Rerun the same
     command after a kill: finished stages are skipped and the training stages resume.
     Returns the evaluation's metrics. `say` prints the plan and each stage's start; `policies`
-    turns the policy's name into what `record` plays with (`named_policy`)."""
+    turns the policy's name into what `record` plays with (`named_policy`). `clock`: the dynamics
+    also read each frame's episode step (DynamicsConfig.clock)."""
     from .data import BranchConfig, record
     from .envs import make_env
     from .eval_report import run_eval
@@ -182,7 +184,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     from dynamics.distill import DistillConfig
 
     out = Path(out)
-    plan = plan_training(env, hours, size, policy)
+    plan = plan_training(env, hours, size, policy, clock)
     from .data import POLICIES
     if policy not in POLICIES:                     # an unknown agent fails now, before anything is saved
         env_ = make_env(env, size=size)
@@ -266,7 +268,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         _save_plan(out, state)
         t0 = stage("dynamics", f"preset {plan['dynamics']}, {minutes:.0f} training minutes")
         train_dynamics(data, ae_dir, dyn_dir, plan["dynamics"], steps=10 ** 7, seed=seed, device=device,
-                       minutes=minutes)
+                       minutes=minutes, overrides={"model": {"clock": True}} if plan.get("clock") else None)
         finalize(dyn_dir)
         finish("dynamics", t0)
 
@@ -327,7 +329,8 @@ def model_card(state: dict, m: dict) -> str:
         mach_txt = f"Trained on {mach['cpu']} ({mach['cpu_count']} CPU cores{gpu}), torch {mach['torch']}."
     return "\n".join([
         f"# A world of `{plan['env']}`, made by `worldmodel train`", "",
-        f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']}`: "
+        f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']} --policy "
+        f"{plan.get('policy', 'sticky')}{' --clock' if plan.get('clock') else ''}`: "
         f"{plan['episodes']} recorded episodes of {plan['steps']} steps ({plan.get('policy', 'sticky')} policy, "
         f"{plan['branch_points']} counterfactual branch points each), autoencoder `{plan['autoencoder']}`, "
         f"dynamics preset `{plan['dynamics']}` (the recipe of docs/TRAINING.md)"
