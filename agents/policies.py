@@ -16,8 +16,10 @@ Each agent sees only the frame (uint8 H x W x 3) and answers a native action ind
     trained:DIR     a policy trained inside a world by `worldmodel agents train` (agents.train)
     explore:AGENT   AGENT with sticky random play mixed in at a rate drawn each episode (for
                     recordings: `worldmodel record --policy explore:aim`)
-    mix:A,B,...     one of the agents A, B, ... each episode, drawn uniformly with the episode's
-                    seed (recordings of several ways of playing: mix:explore:aim,explore:aim-left,random)
+    mix:A+B+...     one of the agents A, B, ... each episode, drawn uniformly from the episode's
+                    seed (recordings of several ways of playing: mix:explore:aim+explore:aim-left+random;
+                    '+', since `--agents` lists agents with ','; the members are agents, so the
+                    recordings' `sticky` is not one: explore:random is the nearest)
 """
 from __future__ import annotations
 
@@ -220,21 +222,28 @@ class ExploringAgent(Agent):
 
 
 class MixAgent(Agent):
-    """`mix:A,B,...` plays one of several agents each episode, drawn uniformly from the episode's
+    """`mix:A+B+...` plays one of several agents each episode, drawn uniformly from the episode's
     seed at reset (so a recording replays the same way): a recording that holds more than one
-    way of playing, where a world learns less of any one player's habits as the game's rules."""
+    way of playing, where a world learns less of any one player's habits as the game's rules.
+    The draw has a stream of its own, so the chosen agent plays exactly as it would alone."""
 
     def __init__(self, action_set, agents: list[Agent]):
         super().__init__(action_set)
-        if not agents:
-            raise ValueError("mix: takes one or more agents joined by ',', e.g. mix:explore:aim,random")
-        self.agents, self.name = agents, "mix:" + ",".join(a.name for a in agents)
+        if len(agents) < 2:
+            raise ValueError("mix: takes two or more agents joined by '+', e.g. mix:explore:aim+random")
+        self.agents, self.name = agents, "mix:" + "+".join(a.name for a in agents)
         self.reset(0)
 
     def reset(self, seed: int = 0) -> None:
         super().reset(seed)
-        self.current = self.agents[int(self.rng.integers(len(self.agents)))]
+        pick = np.random.default_rng([seed, 0x6D6978])          # "mix": not the chosen agent's own stream
+        self.current = self.agents[int(pick.integers(len(self.agents)))]
         self.current.reset(seed)
+
+    @property
+    def playing(self) -> str:
+        """Who plays the episode since the last reset (a recording notes it per episode)."""
+        return self.current.name
 
     def act(self, frame):
         return self.current.act(frame)
@@ -265,7 +274,9 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
     if name == "random":
         return RandomAgent(action_set)
     if name == "idle":
-        return FixedAgent(action_set, native_index(action_set))
+        agent = FixedAgent(action_set, native_index(action_set))
+        agent.name = "idle"
+        return agent
     if name.startswith("fixed:"):
         try:
             index = int(name.split(":", 1)[1])
@@ -297,12 +308,12 @@ def make_agent(name: str, action_set: list[Action], env: str) -> Agent:
     if name.startswith("explore:"):
         return ExploringAgent(action_set, make_agent(name.split(":", 1)[1], action_set, env))
     if name.startswith("mix:"):
-        parts = [p for p in name.split(":", 1)[1].split(",") if p]
-        if any(p.startswith("mix:") for p in parts):
+        parts = [p for p in name.split(":", 1)[1].split("+") if p]
+        if any("mix:" in p for p in parts):
             raise ValueError(f"mix: does not nest, got {name!r}")
         return MixAgent(action_set, [make_agent(p, action_set, env) for p in parts])
     raise ValueError(f"unknown agent {name!r}; known: random, idle, fixed:I, cycle:I-J-..., heuristic, aim, aim-left, "
-                     "trained:DIR, explore:AGENT, mix:A,B,...")
+                     "trained:DIR, explore:AGENT, mix:A+B+...")
 
 
 class TrainedAgent(Agent):

@@ -67,23 +67,46 @@ def test_aim_left_is_aim_searching_the_other_way():
 
 def test_mix_agent_plays_one_agent_a_whole_episode_drawn_from_its_seed():
     acts, env = action_set("doom")
-    mix = make_agent("mix:fixed:1,fixed:2,explore:aim", acts, env)
-    assert mix.name == "mix:fixed:1,fixed:2,explore:aim"
-    frame = np.zeros((64, 64, 3), np.uint8)
+    mix = make_agent("mix:fixed:1+fixed:2+explore:aim+random", acts, env)
+    assert mix.name == "mix:fixed:1+fixed:2+explore:aim+random"
+    frames = np.random.default_rng(0).integers(0, 256, (10, 64, 64, 3), dtype=np.uint8)
     chosen = {}
-    for seed in range(30):
+    for seed in range(40):
         mix.reset(seed)
-        chosen[seed] = mix.current.name
-        if mix.current.name.startswith("fixed:"):                 # the whole episode is that agent's
-            assert {mix.act(frame) for _ in range(10)} == {int(mix.current.name[-1])}
-    assert set(chosen.values()) == {"fixed:1", "fixed:2", "explore:aim"}
-    again = make_agent("mix:fixed:1,fixed:2,explore:aim", acts, env)
+        chosen[seed] = mix.playing
+        if mix.playing.startswith("fixed:"):                      # the whole episode is that agent's
+            assert {mix.act(f) for f in frames} == {int(mix.playing[-1])}
+        else:                                                     # ... and it plays as it would alone,
+            alone = make_agent(mix.playing, acts, env)            # reset with the episode's seed
+            alone.reset(seed)
+            assert [mix.act(f) for f in frames] == [alone.act(f) for f in frames]
+    assert set(chosen.values()) == {"fixed:1", "fixed:2", "explore:aim", "random"}
+    again = make_agent("mix:fixed:1+fixed:2+explore:aim+random", acts, env)
     for seed in (3, 11, 29):                                      # the same seed, the same player
         again.reset(seed)
-        assert again.current.name == chosen[seed]
-    for bad in ("mix:", "mix:fixed:1,mix:idle", "mix:idle,clever"):
+        assert again.playing == chosen[seed]
+    for bad in ("mix:", "mix:idle", "mix:fixed:1+mix:idle+random", "mix:explore:mix:a+b", "mix:idle+clever"):
         with pytest.raises(ValueError):
             make_agent(bad, acts, env)
+
+
+def test_a_recording_of_a_mix_says_who_played_each_episode(tmp_path):
+    from agents.policies import recording_policy
+    from worldmodel.data import read_meta, record
+    from worldmodel.envs import make_env
+    env = make_env("procedural", size=32)
+    try:
+        policy = recording_policy("mix:idle+fixed:1", env)
+        record(env, tmp_path / "rec", 6, 5, policy=policy, seed=0, progress=False)
+    finally:
+        env.close()
+    meta = read_meta(tmp_path / "rec")
+    assert meta["policy"] == "mix:idle+fixed:1"
+    players = [e["player"] for e in meta["episodes"]]
+    assert set(players) == {"idle", "fixed:1"}
+    for i, who in enumerate(players):                             # and the episode is that player's
+        native = np.load(tmp_path / "rec" / f"ep_{i:05d}" / "data.npz")["native"][1:]
+        assert set(native.tolist()) == {make_agent(who, env.action_set, "procedural").act(None)}
 
 
 def test_boxing_heuristic_chases_and_punches():

@@ -33,6 +33,7 @@ def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
     assert state["stages"]["heads"]["skipped"]                   # the procedural game has no reward
     assert (out / "eval" / "metrics.json").is_file() and (out / "eval" / "report.md").is_file()
     card = (out / "MODEL_CARD.md").read_text()
+    assert "`worldmodel train --env procedural --hours 0.005 --size 32 --policy sticky`:" in card   # rerunnable
     assert "What a player will feel" in card and ("follows the keys" in card or "ignores its keys" in card)
     ae = state["stages"]["autoencoder"]                          # the card says what it ran on and how wide
     assert f"{ae['latent_channels']} latent channels" in card and f"{ae['copy_last_psnr']:.2f} dB" in card
@@ -78,10 +79,16 @@ def test_train_world_refuses_other_settings_and_foreign_folders(tmp_path):
         pipeline.train_world("procedural", tmp_path / "bad-policy", 0.5, size=32, policy="explore:nobody",
                              policies=recording_policy)
     assert not (tmp_path / "bad-policy").exists()              # nothing saved that a rerun would refuse
-    with pytest.raises(ValueError, match="--policy sticky; resume it"):
+    with pytest.raises(ValueError, match="differs in --policy\\)"):
         pipeline.train_world("procedural", out, 0.5, size=32, policy="explore:random", policies=recording_policy)
-    with pytest.raises(ValueError, match="--policy sticky; resume"):       # nor with or without the clock
-        pipeline.train_world("procedural", out, 0.5, size=32, clock=True)
+    with pytest.raises(ValueError, match=r"--policy sticky \(this command differs in --clock\)"):
+        pipeline.train_world("procedural", out, 0.5, size=32, clock=True)   # nor with or without the clock
+    clocked = tmp_path / "clocked"
+    clocked.mkdir()
+    (clocked / "pipeline.json").write_text(json.dumps({"plan": pipeline.plan_training("procedural", 0.5, 32, clock=True),
+                                                       "stages": {}}))
+    with pytest.raises(ValueError, match=r"--policy sticky --clock \(this command differs in --clock\)"):
+        pipeline.train_world("procedural", clocked, 0.5, size=32)
     with pytest.raises(ValueError, match="--hours"):
         pipeline.plan_training("procedural", 0.0)
     with pytest.raises(ValueError, match="--size"):

@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--clock", action="store_true",
                     help="a world that knows how long its episode has run: each predicted frame also reads its episode "
                          "step (the dynamics' --model clock=true; for games whose play changes over an episode, e.g. "
-                         "defend_the_center's ammunition running out)")
+                         "defend_the_center's ammunition running out). The heads stay without it (`train-heads "
+                         "--clock` gives them one)")
     tw.add_argument("--seed", type=int, default=0, help="seed of the recording and training (evaluation uses seed + 1)")
     tw.add_argument("--device", default=None, help="cpu or cuda (default: cuda where there is one)")
     tw.set_defaults(func=cmd_train)

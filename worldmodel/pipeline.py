@@ -148,12 +148,13 @@ def _load_plan(out: Path, plan: dict) -> dict:
         saved = json.loads(path.read_text())
         saved["plan"].setdefault("policy", "sticky")    # plans saved before --policy was an option
         saved["plan"].setdefault("clock", False)        # ... and before --clock
-        for key in ("env", "hours", "size", "policy", "clock"):
-            if saved["plan"][key] != plan[key]:
-                raise ValueError(f"{out} is a `worldmodel train` run of --env {saved['plan']['env']} --hours "
-                                 f"{saved['plan']['hours']} --size {saved['plan']['size']} --policy "
-                                 f"{saved['plan']['policy']}{' --clock' if saved['plan']['clock'] else ''}; resume "
-                                 "it with the same settings or train into a new --out folder")
+        differ = [key for key in ("env", "hours", "size", "policy", "clock") if saved["plan"][key] != plan[key]]
+        if differ:
+            raise ValueError(f"{out} is a `worldmodel train` run of --env {saved['plan']['env']} --hours "
+                             f"{saved['plan']['hours']} --size {saved['plan']['size']} --policy "
+                             f"{saved['plan']['policy']}{' --clock' if saved['plan']['clock'] else ''} (this command "
+                             f"differs in --{', --'.join(differ)}); resume it with the same settings or train into a "
+                             "new --out folder")
         return saved
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty and holds no `worldmodel train` run; choose a new --out folder")

@@ -231,7 +231,9 @@ def record(env: Env, out: str | Path, episodes: int, steps: int, policy="random"
             meta["branches"].append({"name": bname, "parent": i, "at": at, "action": first,
                                      "past": int(min(branches.past, at + 1)), "frames": len(br)})
         meta["episodes"].append({"name": name, "frames": len(ep), "return": float(ep.rewards.sum()),
-                                 "done": bool(ep.dones[-1])})
+                                 "done": bool(ep.dones[-1]),
+                                 # a policy of several players (agents' mix:) says who played this one
+                                 **({"player": policy.playing} if hasattr(policy, "playing") else {})})
         if skipped:
             meta.setdefault("skipped_branch_points", []).extend({"parent": i, "at": at} for at in skipped)
             tried = sum(min(branches.points, len(branch_candidates(e["frames"], branches))) for e in meta["episodes"])
