@@ -1,0 +1,75 @@
+"""How often an aiming agent sees a target in a world, against the real game, from the same starts.
+
+`aim` (agents/policies.py) fires only at what it sees: columns of strongly red pixels in the
+middle band of the view. If a world draws defend_the_center's demons too faint or loses them, aim
+sweeps past an empty arena and earns nothing there however well it plays in the game. This plays
+`--agent` for `--steps` steps from the real game's start frames of `--episodes` fresh seeds (the
+world's game, seeds 1000 * seed + e as `agents eval`) in both, and prints per source: the share of
+frames where aim would see a target, the share of fire actions, and each episode's return (the
+world's from its heads). Usage: python scripts/target_sight.py WORLD [--episodes 4] [--steps 120]
+"""
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+
+def red_columns(frame: np.ndarray) -> int:
+    """The most strongly red pixels in one column of the view's middle band (aim's own test:
+    a target is in sight where this is at least 2)."""
+    h = frame.shape[0]
+    band = frame[h // 4: 7 * h // 8].astype(float)
+    return int(((band[..., 0] - band[..., 1:].max(-1)) > 60).sum(0).max())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("world", help="a world checkpoint with heads (of a ViZDoom game)")
+    p.add_argument("--agent", default="aim")
+    p.add_argument("--episodes", type=int, default=4)
+    p.add_argument("--steps", type=int, default=120)
+    p.add_argument("--seed", type=int, default=7, help="episode e uses game seed 1000*seed+e (default 7: 7000+)")
+    args = p.parse_args()
+
+    from agents.policies import make_agent
+    from worldmodel import World
+    from worldmodel.data.episodes import episode_seed
+    from worldmodel.envs import make_env
+
+    world = World.from_pretrained(args.world, device="cpu")
+    game = world.config["env"]["env"]
+    env = make_env(game, size=world.resolution[0])
+    fire = {i for i, a in enumerate(env.action_set) if "left" in a.buttons}
+    try:
+        for source in ("game", "world"):
+            sights, fires, returns = [], [], []
+            for e in range(args.episodes):
+                seed = episode_seed(args.seed, e)
+                agent = make_agent(args.agent, env.action_set, game)
+                agent.reset(seed)
+                frame = env.reset(seed)
+                if source == "world":
+                    frame = world.reset([frame], seed=[seed])[0]
+                total = 0.0
+                for _ in range(args.steps):
+                    i = agent.act(frame)
+                    sights.append(red_columns(frame) >= 2)
+                    fires.append(i in fire)
+                    if source == "game":
+                        frame, reward, done = env.step_native(i)
+                    else:
+                        frame = world.step([world.action_set[i]])[0]
+                        reward, done = float(world.reward[0]), bool(world.done[0])
+                    total += reward
+                    if done:
+                        break
+                returns.append(round(total, 2))
+            print(f"{source}: {len(sights)} steps, target in sight {np.mean(sights):.2f} of frames, "
+                  f"fire {np.mean(fires):.2f} of actions, returns {returns}")
+    finally:
+        env.close()
+
+
+if __name__ == "__main__":
+    main()
