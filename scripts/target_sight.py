@@ -6,7 +6,7 @@ sweeps past an empty arena and earns nothing there however well it plays in the 
 `--agent` for `--steps` steps from the real game's start frames of `--episodes` fresh seeds (the
 world's game, seeds 1000 * seed + e as `agents eval`) in both, and prints per source: the share of
 frames where aim would see a target, the share of fire actions, and each episode's return (the
-world's from its heads). Usage: python scripts/target_sight.py WORLD [--episodes 4] [--steps 120]
+world's from its heads). Usage: python scripts/target_sight.py WORLD [--episodes 4] [--steps 120] [--slow]
 """
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def main() -> None:
     p.add_argument("--episodes", type=int, default=4)
     p.add_argument("--steps", type=int, default=120)
     p.add_argument("--seed", type=int, default=7, help="episode e uses game seed 1000*seed+e (default 7: 7000+)")
+    p.add_argument("--slow", action="store_true",
+                   help="play a distilled world's teacher (its guided many-step sampling) instead of the one-step student")
     args = p.parse_args()
 
     from agents.policies import make_agent
@@ -37,7 +39,7 @@ def main() -> None:
     from worldmodel.data.episodes import episode_seed
     from worldmodel.envs import make_env
 
-    world = World.from_pretrained(args.world, device="cpu")
+    world = World.from_pretrained(args.world, device="cpu", **({"fast": False} if args.slow else {}))
     game = world.config["env"]["env"]
     env = make_env(game, size=world.resolution[0])
     fire = {i for i, a in enumerate(env.action_set) if "left" in a.buttons}
