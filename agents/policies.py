@@ -164,6 +164,14 @@ class DoomAgent(Agent):
         return native_index(self.action_set, {"w"})
 
 
+def red_mass(frame: np.ndarray) -> np.ndarray:
+    """Strongly red pixels per column (W,) of the view's middle band: where `aim` looks for
+    defend_the_center's demons (a target is in sight where some column holds 2 or more)."""
+    h = frame.shape[0]
+    band = frame[h // 4: 7 * h // 8].astype(float)
+    return ((band[..., 0] - band[..., 1:].max(-1)) > 60).sum(0).astype(float)
+
+
 class DoomAimAgent(Agent):
     """A better ViZDoom player than `heuristic` where the enemies are red (defend_the_center's
     demons): find the columns of the view's middle band that hold the most strongly red pixels,
@@ -181,11 +189,8 @@ class DoomAimAgent(Agent):
         self.name = "aim" if sweep == 1 else "aim-left"
 
     def act(self, frame):
-        f = frame.astype(float)
-        h, w = f.shape[:2]
-        band = f[h // 4: 7 * h // 8]
-        red = band[..., 0] - band[..., 1:].max(-1)
-        mass = (red > 60).sum(0).astype(float)            # strongly red pixels per column
+        w = frame.shape[1]
+        mass = red_mass(frame)
         if mass.max() < 2:
             return native_index(self.action_set, turn=self.sweep)
         target = (np.arange(w) * mass).sum() / mass.sum()

@@ -15,14 +15,6 @@ import argparse
 import numpy as np
 
 
-def red_columns(frame: np.ndarray) -> int:
-    """The most strongly red pixels in one column of the view's middle band (aim's own test:
-    a target is in sight where this is at least 2)."""
-    h = frame.shape[0]
-    band = frame[h // 4: 7 * h // 8].astype(float)
-    return int(((band[..., 0] - band[..., 1:].max(-1)) > 60).sum(0).max())
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("world", help="a world checkpoint with heads (of a ViZDoom game)")
@@ -34,7 +26,7 @@ def main() -> None:
                    help="play a distilled world's teacher (its guided many-step sampling) instead of the one-step student")
     args = p.parse_args()
 
-    from agents.policies import make_agent
+    from agents.policies import make_agent, red_mass
     from worldmodel import World
     from worldmodel.data.episodes import episode_seed
     from worldmodel.envs import make_env
@@ -56,7 +48,7 @@ def main() -> None:
                 total = 0.0
                 for _ in range(args.steps):
                     i = agent.act(frame)
-                    sights.append(red_columns(frame) >= 2)
+                    sights.append(red_mass(frame).max() >= 2)          # aim's own test
                     fires.append(i in fire)
                     if source == "game":
                         frame, reward, done = env.step_native(i)
