@@ -175,8 +175,9 @@ def red_mass(frame: np.ndarray) -> np.ndarray:
 class DoomAimAgent(Agent):
     """A better ViZDoom player than `heuristic` where the enemies are red (defend_the_center's
     demons): find the columns of the view's middle band that hold the most strongly red pixels,
-    turn toward them, fire once they are at the centre; with no red in sight, sweep right. It
-    ignores the screen-wide red flash of being hit (it changes every column alike). `sweep=-1`
+    turn toward them, fire once they are at the centre; with no red in sight, sweep right. Two
+    flashes read as a target straight ahead, so it fires at them: being hit (red across every
+    column alike) and its own muzzle flash (red at the centre a step or two after a shot). `sweep=-1`
     (`aim-left`) searches to the left instead: the same player without `aim`'s one habit, so that
     a recording of both does not teach a world that turning right finds the demons."""
     name = "aim"

@@ -3,22 +3,28 @@
 `aim` (agents/policies.py) fires only at what it sees: columns of strongly red pixels in the
 middle band of the view. If a world draws defend_the_center's demons too faint or loses them, aim
 sweeps past an empty arena and earns nothing there however well it plays in the game. This plays
-`--agent` for `--steps` steps from the real game's start frames of `--episodes` fresh seeds (the
-world's game, seeds 1000 * seed + e as `agents eval`) and prints, per source, the share of frames
-where aim would see a target, the share of fire actions, and each episode's return (the world's
-from its heads). The sources:
+`--agent` for `--steps` steps from the real game's start frames of `--episodes` fresh seeds (seeds
+1000 * seed + e, as `agents eval` draws them) and prints per source:
 
-- game: the agent in the real game;
-- game through the autoencoder: the game's own frames encoded and decoded by the world's
-  autoencoder, which bounds what any dynamics on those latents could show;
-- world, the game's actions: the world from the same start, driven by the actions the agent took
-  in the game (open loop), so that its frames show the same views as the game's; also the share
-  of the game's in-sight frames where the world shows a target too;
-- world: the agent playing the world (closed loop), as `agents eval` plays it.
+- aim's test: the share of frames where aim sees a target (what aim acts on);
+- demons: the same test on the frames that show no flash, i.e. neither within 3 steps after a
+  fire action (the pistol's muzzle flash is red too, and shows a step or two after the shot) nor
+  red across half the view or more (the flash of being hit); this share is about the demons;
+- the share of fire actions and each episode's return (the world's from its heads).
 
-`--bins N` adds the sight share per N steps of the episode, to tell a world that never draws the
-demons from one that loses them as it plays on; `--strip PNG` saves the first episode's frames
-every 10 steps, game above the open-loop world.
+The sources: the agent in the game; the game's frames passed through the world's autoencoder
+(encoded and decoded), which bounds what any dynamics on those latents could show; the world
+driven by the game's own actions from the same start frame (open loop: as far as the world
+follows the turns it shows the same views, though where the demons walk in is the game's draw,
+which no world can know), with the share of the game's demon frames where it shows a demon too;
+and the agent playing the world (closed loop), as `agents eval` plays it. Step 0 is not scored:
+the world's first frame is the game's own.
+
+`--pca C [C ...] --recording DIR` also passes the game's frames through patch PCAs of C channels
+fitted on the world's recording (every 4th frame of every 3rd episode), to see what a finer
+latent would keep. `--bins N` adds the demons' share per N steps of the episode, to tell a world that never draws
+them from one that loses them as it plays on; `--strip PNG` saves the first episode's frames every
+10 steps, the game above the open-loop world.
 Usage: python scripts/target_sight.py WORLD [--episodes 4] [--steps 120] [--slow] [--bins 20] [--strip out.png]
 """
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+
+FLASH_STEPS = 3  # frames this many steps after a fire action or fewer may show the muzzle flash
 
 
 def main() -> None:
@@ -38,13 +46,21 @@ def main() -> None:
     p.add_argument("--slow", action="store_true",
                    help="play a distilled world's teacher (its guided many-step sampling) instead of the one-step student")
     p.add_argument("--bins", type=int, default=0,
-                   help="also print the sight share per this many steps of the episodes (0: not)")
+                   help="also print the demons' share per this many steps of the episodes (0: not)")
+    p.add_argument("--pca", type=int, nargs="+", default=None, metavar="C",
+                   help="also pass the game's frames through patch PCAs of C channels fitted on --recording")
+    p.add_argument("--recording", default=None,
+                   help="the world's recording (OUT/work/data of `worldmodel train`), for --pca")
     p.add_argument("--strip", default=None, help="save the first episode's game and open-loop world frames here (PNG)")
     args = p.parse_args()
     if args.bins < 0:
         p.error("--bins must be >= 0")
-    if args.episodes < 1 or args.steps < 1:
-        p.error("--episodes and --steps must be >= 1")
+    if args.episodes < 1 or args.steps < 2:
+        p.error("--episodes must be >= 1 and --steps >= 2")
+    if (args.pca is None) != (args.recording is None):
+        p.error("--pca and --recording go together")
+    if args.pca is not None and not all(1 <= c <= 48 for c in args.pca):
+        p.error("--pca channels must be in 1..48 (a 4x4 patch of 3 colours holds 48 values)")
 
     from worldmodel import World
     from worldmodel.envs import make_env
@@ -59,56 +75,81 @@ def main() -> None:
 
 
 def run(args, world, env, game: str) -> None:
-    from agents.policies import red_mass
-
-    played = [play_game(env, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
     fire = {i for i, a in enumerate(env.action_set) if "left" in a.buttons}
-
-    def sight(frames):
-        return np.array([red_mass(f).max() >= 2 for f in frames])  # aim's own test
-
-    def report(name, episodes, fires=None):
-        seen = np.concatenate([sight(ep["frames"]) for ep in episodes])
-        line = f"{name}: {len(seen)} steps, target in sight {seen.mean():.2f} of frames"
-        if "actions" in episodes[0]:
-            line += f", fire {np.mean([i in fire for ep in episodes for i in ep['actions']]):.2f} of actions"
-        if "return" in episodes[0]:
-            line += f", returns {[ep['return'] for ep in episodes]}"
-        print(line)
-        if args.bins:
-            at = np.concatenate([np.arange(len(ep["frames"])) for ep in episodes]) // args.bins
-            print(f"  in sight per {args.bins} steps: " + ", ".join(
-                f"{b * args.bins}-{(b + 1) * args.bins - 1}: {seen[at == b].mean():.2f}"
-                for b in range(int(at.max()) + 1)))
-        return seen
-
-    in_game = report("game", played)
-    report("game through the autoencoder", [{"frames": through_autoencoder(world, ep["frames"])} for ep in played])
+    played = [play(env, None, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
+    decoded = [dict(ep, frames=through_autoencoder(world, ep["frames"])) for ep in played]
     replayed = [replay_world(world, ep) for ep in played]
-    in_replay = report("world, the game's actions", replayed)
-    print(f"  of the game's frames with a target in sight, the world shows one too in "
-          f"{in_replay[in_game].mean():.2f}" if in_game.any() else "  the game never had a target in sight")
-    report("world", [play_world(world, env, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)])
+    closed = [play(env, world, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
+    refitted = []
+    for c in args.pca or []:
+        ae = fit_pca(args.recording, c, world.resolution[0])
+        refitted.append((f"game through a {c}-channel patch PCA", [dict(ep, frames=through_autoencoder(ae, ep["frames"]))
+                                                                 for ep in played]))
+
+    game_sight = sights(played, fire)
+    for name, episodes in (("game", played), ("game through the autoencoder", decoded), *refitted,
+                           ("world, the game's actions", replayed), ("world", closed)):
+        s = game_sight if episodes is played else sights(episodes, fire)
+        line = (f"{name}: {len(s['aim'])} steps scored, aim's test {s['aim'].mean():.2f} of frames, "
+                f"demons {s['aim'][s['clear']].mean():.2f} of the {s['clear'].sum()} without a flash")
+        if episodes is closed or episodes is played:  # the agent chose these actions itself
+            line += (f", fire {np.mean([i in fire for ep in episodes for i in ep['actions']]):.2f} of actions, "
+                     f"returns {[ep['return'] for ep in episodes]}")
+        print(line)
+        if episodes is not played and episodes is not closed:  # frame by frame against the game's same frames
+            both = s["clear"] & game_sight["clear"] & game_sight["aim"]
+            print(f"  of the game's frames with a demon in sight, this shows one too in {s['aim'][both].mean():.2f}"
+                  if both.any() else "  the game never had a demon in sight")
+        if args.bins:
+            at = s["step"] // args.bins
+            print(f"  demons per {args.bins} steps: " + ", ".join(
+                f"{b * args.bins}-{(b + 1) * args.bins - 1}: {s['aim'][(at == b) & s['clear']].mean():.2f}"
+                for b in range(int(at.max()) + 1) if ((at == b) & s["clear"]).any()))
     if args.strip:
         save_strip(args.strip, played[0]["frames"], replayed[0]["frames"])
         print(f"wrote {args.strip}")
 
 
-def play_game(env, game: str, agent_name: str, seed: int, e: int, steps: int) -> dict:
-    """The agent in the real game, episode e: its frames (those it acted on), actions, return."""
+def sights(episodes: list[dict], fire: set) -> dict:
+    """Per scored frame (every step but 0) of the episodes: aim's test, whether the frame shows no
+    flash ('clear'), and its step. Each episode's frames[k] followed actions[k - 1]."""
+    from agents.policies import red_mass
+
+    aim, clear, step = [], [], []
+    for ep in episodes:
+        fired = np.array([i in fire for i in ep["actions"]])
+        for k in range(1, len(ep["frames"])):
+            mass = red_mass(ep["frames"][k])
+            aim.append(mass.max() >= 2)                                   # aim's own test
+            muzzle = fired[max(0, k - FLASH_STEPS): k].any()
+            hit = (mass > 0).mean() >= 0.5                                # red across half the view
+            clear.append(not muzzle and not hit)
+            step.append(k)
+    return {"aim": np.array(aim), "clear": np.array(clear), "step": np.array(step)}
+
+
+def play(env, world, game: str, agent_name: str, seed: int, e: int, steps: int) -> dict:
+    """The agent in the game (world None) or in the world from the game's start frame, episode e:
+    the frames it acted on, its actions and its return."""
+    from agents.harness import episode_seed
     from agents.policies import make_agent
-    from worldmodel.data.episodes import episode_seed
 
     s = episode_seed(seed, e)
     agent = make_agent(agent_name, env.action_set, game)
     agent.reset(s)
     frame = env.reset(s)
+    if world is not None:
+        frame = world.reset([frame], seed=[s])[0]
     frames, actions, total = [], [], 0.0
     for _ in range(steps):
         i = agent.act(frame)
         frames.append(frame)
         actions.append(i)
-        frame, reward, done = env.step_native(i)
+        if world is None:
+            frame, reward, done = env.step_native(i)
+        else:
+            frame = world.step([world.action_set[i]])[0]
+            reward, done = float(world.reward[0]), bool(world.done[0])
         total += reward
         if done:
             break
@@ -116,46 +157,45 @@ def play_game(env, game: str, agent_name: str, seed: int, e: int, steps: int) ->
 
 
 def replay_world(world, ep: dict) -> dict:
-    """The world from the game episode's start frame, stepped with the game's actions (open loop)."""
+    """The world from the game episode's start frame, stepped with the game's actions (open loop;
+    the world's own episode end is ignored, so it lasts as long as the game's episode)."""
     frames = [world.reset([ep["frames"][0]], seed=[ep["seed"]])[0]]
     for i in ep["actions"][:-1]:
         frames.append(world.step([world.action_set[i]])[0])
-    return {"frames": np.stack(frames)}
+    return {"frames": np.stack(frames), "actions": ep["actions"]}
 
 
-def play_world(world, env, game: str, agent_name: str, seed: int, e: int, steps: int) -> dict:
-    """The agent playing the world (closed loop) from the game's start frame of episode e."""
-    from agents.policies import make_agent
-    from worldmodel.data.episodes import episode_seed
-
-    s = episode_seed(seed, e)
-    agent = make_agent(agent_name, env.action_set, game)
-    agent.reset(s)
-    frame = world.reset([env.reset(s)], seed=[s])[0]
-    frames, actions, total = [], [], 0.0
-    for _ in range(steps):
-        i = agent.act(frame)
-        frames.append(frame)
-        actions.append(i)
-        frame = world.step([world.action_set[i]])[0]
-        total += float(world.reward[0])
-        if bool(world.done[0]):
-            break
-    return {"frames": np.stack(frames), "actions": actions, "return": round(total, 2)}
-
-
-def through_autoencoder(world, frames: np.ndarray, batch: int = 256) -> np.ndarray:
-    """uint8 frames (n, H, W, 3) -> the same frames encoded and decoded by the world's autoencoder."""
+def through_autoencoder(source, frames: np.ndarray, batch: int = 256) -> np.ndarray:
+    """uint8 frames (n, H, W, 3) -> the same frames encoded and decoded by an autoencoder (source:
+    one, or a World, for its own), on the CPU."""
     import torch
 
     from autoencoder.models import frames_to_tensor, tensor_to_frames
 
+    ae = getattr(source, "autoencoder", source)
     out = []
     with torch.no_grad():
         for i in range(0, len(frames), batch):
-            x = frames_to_tensor(frames[i: i + batch]).to(world.device)
-            out.append(tensor_to_frames(world.autoencoder.decode(world.autoencoder.encode(x))).cpu().numpy())
+            x = frames_to_tensor(frames[i: i + batch])
+            out.append(tensor_to_frames(ae.decode(ae.encode(x))).numpy())
     return np.concatenate(out)
+
+
+def fit_pca(recording: str, channels: int, size: int):
+    """A patch PCA (4x4 patches, as the `pca` presets) of `channels` latents, fitted on every 4th
+    frame of every 3rd episode of a recording."""
+    import torch
+
+    from autoencoder.models import AutoencoderConfig, PCAAutoencoder, frames_to_tensor
+    from worldmodel.data.episodes import load_episode, read_meta
+
+    names = [e["name"] for e in read_meta(recording)["episodes"]][::3]
+    frames = np.concatenate([load_episode(recording, n).frames[::4] for n in names])
+    if frames.shape[1] != size:
+        raise ValueError(f"{recording} holds {frames.shape[1]}-pixel frames, the world plays {size}")
+    ae = PCAAutoencoder(AutoencoderConfig("pca", size, channels, 4))
+    ae.fit(frames_to_tensor(frames), generator=torch.Generator().manual_seed(0))
+    return ae
 
 
 def save_strip(path: str, game: np.ndarray, world: np.ndarray, every: int = 10, scale: int = 3) -> None:
