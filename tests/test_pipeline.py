@@ -113,6 +113,27 @@ def test_train_world_with_clock_trains_dynamics_that_read_the_episode_step(tmp_p
     assert seen["overrides"] is None
 
 
+def test_train_world_with_latents_fits_that_wide_an_autoencoder(tmp_path, monkeypatch):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt("stopped at the dynamics stage")
+
+    monkeypatch.setattr(pipeline, "train_dynamics", stop)
+    out = tmp_path / "w"
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train_world("procedural", out, 0.005, size=32, latents=8, say=lambda s: None)
+    state = json.loads((out / "pipeline.json").read_text())
+    assert state["plan"]["latents"] == 8
+    assert state["stages"]["autoencoder"]["latent_channels"] == 8       # not widened against copy-last
+    from worldmodel.world_checkpoint import load_autoencoder
+    assert load_autoencoder(out / "work" / "autoencoder").config.latent_channels == 8
+    with pytest.raises(ValueError, match=r"--policy sticky --latents 8 \(this command differs in --latents\)"):
+        pipeline.train_world("procedural", out, 0.005, size=32, say=lambda s: None)
+    assert "--latents 8" in pipeline.command_line(state["plan"])
+    for bad in (0, 49):
+        with pytest.raises(ValueError, match="--latents must be in 1..48"):
+            pipeline.plan_training("procedural", 1.0, latents=bad)
+
+
 def _metrics(dpsnr4, psnr1, copy1, sharp16, collapsed):
     return {"dpsnr": {"4": dpsnr4, "16": dpsnr4}, "psnr": {"1": psnr1, "4": 20.0, "16": 19.0},
             "psnr_copy_last": {"1": copy1, "4": 19.0, "16": 18.0}, "psnr_counterfactual": {"4": 19.5},

@@ -89,6 +89,7 @@ def named_policy(name: str, env):
 # (atari:Enduro at 16 channels: 33.0 dB against copy-last 33.1, at 24 channels 38.5; E1M1 at 16:
 # 35.8 against about 24). The pipeline widens the patch PCA until it clears copy-last by this much.
 AE_WIDTHS, AE_MARGIN_DB = (16, 24, 32), 3.0
+PCA_MAX_WIDTH = 48   # the pca presets' 4x4 patches of 3 colours
 
 
 def copy_last_psnr(data, seed: int = 0) -> float:
@@ -113,17 +114,22 @@ def fit_wide_enough(fit, copy_last_db: float, widths=AE_WIDTHS, margin: float = 
     return width, m
 
 
-def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky", clock: bool = False) -> dict:
+def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky", clock: bool = False,
+                  latents: int | None = None) -> dict:
     """How `hours` are spent: the recording's size, the presets for the frame size, and the share
     of the time left that each training stage gets when it starts (so the budget is filled
-    however long the recording took)."""
+    however long the recording took). `latents`: the patch PCA's width (None: the narrowest of
+    AE_WIDTHS that clears copy-last, fit_wide_enough)."""
     if not hours > 0:
         raise ValueError(f"--hours must be positive, got {hours}")
     if size not in (32, 64):
         raise ValueError(f"--size must be 32 (the tiny presets) or 64, got {size}")
+    if latents is not None and not 1 <= latents <= PCA_MAX_WIDTH:
+        raise ValueError(f"--latents must be in 1..{PCA_MAX_WIDTH} (a 4x4 patch of 3 colours holds "
+                         f"{PCA_MAX_WIDTH} values), got {latents}")
     small = hours < 0.5
     dynamics = "cpu-unet" if size == 64 else "tiny-unet"
-    return {"env": env, "hours": hours, "size": size, "policy": policy, "clock": bool(clock),
+    return {"env": env, "hours": hours, "size": size, "policy": policy, "clock": bool(clock), "latents": latents,
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
             "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": True,
@@ -148,11 +154,10 @@ def _load_plan(out: Path, plan: dict) -> dict:
         saved = json.loads(path.read_text())
         saved["plan"].setdefault("policy", "sticky")    # plans saved before --policy was an option
         saved["plan"].setdefault("clock", False)        # ... and before --clock
-        differ = [key for key in ("env", "hours", "size", "policy", "clock") if saved["plan"][key] != plan[key]]
+        saved["plan"].setdefault("latents", None)       # ... and before --latents
+        differ = [key for key in ("env", "hours", "size", "policy", "clock", "latents") if saved["plan"][key] != plan[key]]
         if differ:
-            raise ValueError(f"{out} is a `worldmodel train` run of --env {saved['plan']['env']} --hours "
-                             f"{saved['plan']['hours']} --size {saved['plan']['size']} --policy "
-                             f"{saved['plan']['policy']}{' --clock' if saved['plan']['clock'] else ''} (this command "
+            raise ValueError(f"{out} is a `worldmodel train` run of {command_line(saved['plan'])} (this command "
                              f"differs in --{', --'.join(differ)}); resume it with the same settings or train into a "
                              "new --out folder")
         return saved
@@ -167,8 +172,14 @@ def _save_plan(out: Path, state: dict) -> None:
     tmp.replace(out / PLAN)
 
 
+def command_line(plan: dict) -> str:
+    """The `worldmodel train` options that made a plan (those that pipeline.json's plan records)."""
+    return (f"--env {plan['env']} --hours {plan['hours']:g} --size {plan['size']} --policy {plan.get('policy', 'sticky')}"
+            + (" --clock" if plan.get("clock") else "") + (f" --latents {plan['latents']}" if plan.get("latents") else ""))
+
+
 def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", clock: bool = False,
-                seed: int = 0, device=None, say=print, policies=named_policy) -> dict:
+                latents: int | None = None, seed: int = 0, device=None, say=print, policies=named_policy) -> dict:
     """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
     end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
     within about `hours` (the stages after the recording share the time that is left). OUT
@@ -176,7 +187,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     command after a kill: finished stages are skipped and the training stages resume.
     Returns the evaluation's metrics. `say` prints the plan and each stage's start; `policies`
     turns the policy's name into what `record` plays with (`named_policy`). `clock`: the dynamics
-    also read each frame's episode step (DynamicsConfig.clock)."""
+    also read each frame's episode step (DynamicsConfig.clock). `latents`: the patch PCA's width,
+    instead of the narrowest that clears copy-last."""
     from .data import BranchConfig, record
     from .envs import make_env
     from .eval_report import run_eval
@@ -185,7 +197,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     from dynamics.distill import DistillConfig
 
     out = Path(out)
-    plan = plan_training(env, hours, size, policy, clock)
+    plan = plan_training(env, hours, size, policy, clock, latents)
     from .data import POLICIES
     if policy not in POLICIES:                     # an unknown agent fails now, before anything is saved
         env_ = make_env(env, size=size)
@@ -260,6 +272,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
             say(f"    {width} latent channels: {m['val_psnr']:.2f} dB (copy-last@1 of the recording {copy_last:.2f} dB)")
             return m
         widths = AE_WIDTHS if plan["autoencoder"].startswith("pca") else (None,)   # a conv preset keeps its width
+        if plan.get("latents"):
+            widths = (plan["latents"],)
         width, m = fit_wide_enough(fit, copy_last, widths)
         finish("autoencoder", t0, val_psnr=m["val_psnr"], latent_channels=width, copy_last_psnr=copy_last)
 
@@ -330,8 +344,7 @@ def model_card(state: dict, m: dict) -> str:
         mach_txt = f"Trained on {mach['cpu']} ({mach['cpu_count']} CPU cores{gpu}), torch {mach['torch']}."
     return "\n".join([
         f"# A world of `{plan['env']}`, made by `worldmodel train`", "",
-        f"`worldmodel train --env {plan['env']} --hours {plan['hours']:g} --size {plan['size']} --policy "
-        f"{plan.get('policy', 'sticky')}{' --clock' if plan.get('clock') else ''}`: "
+        f"`worldmodel train {command_line(plan)}`: "
         f"{plan['episodes']} recorded episodes of {plan['steps']} steps ({plan.get('policy', 'sticky')} policy, "
         f"{plan['branch_points']} counterfactual branch points each), autoencoder `{plan['autoencoder']}`, "
         f"dynamics preset `{plan['dynamics']}` (the recipe of docs/TRAINING.md)"
