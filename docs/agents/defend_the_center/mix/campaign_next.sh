@@ -3,6 +3,8 @@
 # recording again, weighted toward aimed play (2/5 explore:aim, 2/5 explore:aim-left, 1/5 random),
 # 3 hours (200 episodes, ~2 h of dynamics), so that the world sees what `aim` sees.
 # Resumable: rerun this script; every stage skips or resumes.
+# Stopped 2026-12-07 12:21 UTC, 21 minutes into its dynamics, before any world existed, and replaced
+# by campaign_latents32.sh (the same with a 32-channel autoencoder; reason there).
 # Declared before anything was trained:
 #   first check: python scripts/target_sight.py $H (aim's target in sight in the world vs the game);
 #   heads for PPO: expected-sample-coords-plusrandom-worldend (as in the fourth session);
