@@ -13,7 +13,9 @@ sweeps past an empty arena and earns nothing there however well it plays in the 
 - the share of fire actions and each episode's return (the world's from its heads).
 
 The sources: the agent in the game; the game's frames passed through the world's autoencoder
-(encoded and decoded), which bounds what any dynamics on those latents could show; the world
+(encoded and decoded), which bounds what any dynamics on those latents could show; the world one
+step from each of the game's frames (reset there, stepped with the game's action: what a single
+prediction keeps, from a past of one frame, before any error can pile up); the world
 driven by the game's own actions from the same start frame (open loop: as far as the world
 follows the turns it shows the same views, though where the demons walk in is the game's draw,
 which no world can know), with the share of the game's demon frames where it shows a demon too;
@@ -78,6 +80,7 @@ def run(args, world, env, game: str) -> None:
     fire = {i for i, a in enumerate(env.action_set) if "left" in a.buttons}
     played = [play(env, None, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
     decoded = [dict(ep, frames=through_autoencoder(world, ep["frames"])) for ep in played]
+    one_step = [one_step_world(world, ep) for ep in played]
     replayed = [replay_world(world, ep) for ep in played]
     closed = [play(env, world, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
     refitted = []
@@ -88,6 +91,7 @@ def run(args, world, env, game: str) -> None:
 
     game_sight = sights(played, fire)
     for name, episodes in (("game", played), ("game through the autoencoder", decoded), *refitted,
+                           ("world, one step from each game frame", one_step),
                            ("world, the game's actions", replayed), ("world", closed)):
         s = game_sight if episodes is played else sights(episodes, fire)
         line = (f"{name}: {len(s['aim'])} steps scored, aim's test {s['aim'].mean():.2f} of frames, "
@@ -154,6 +158,18 @@ def play(env, world, game: str, agent_name: str, seed: int, e: int, steps: int) 
         if done:
             break
     return {"frames": np.stack(frames), "actions": actions, "return": round(total, 2), "seed": s}
+
+
+def one_step_world(world, ep: dict) -> dict:
+    """For each k >= 1, the world reset at the game's frame k - 1 (its episode step k - 1) and
+    stepped once with the game's action there: all of an episode's k in one batch. Frame 0 is the
+    game's own (not scored)."""
+    n = len(ep["frames"])
+    if n < 2:
+        return {"frames": ep["frames"], "actions": ep["actions"]}
+    world.reset(list(ep["frames"][:-1]), seed=[ep["seed"] * 1000 + k for k in range(n - 1)], clock=list(range(n - 1)))
+    stepped = world.step([world.action_set[i] for i in ep["actions"][:-1]])       # (n - 1, H, W, 3)
+    return {"frames": np.concatenate([ep["frames"][:1], stepped]), "actions": ep["actions"]}
 
 
 def replay_world(world, ep: dict) -> dict:
