@@ -53,12 +53,16 @@ def main() -> None:
                    help="also pass the game's frames through patch PCAs of C channels fitted on --recording")
     p.add_argument("--recording", default=None,
                    help="the world's recording (OUT/work/data of `worldmodel train`), for --pca")
+    p.add_argument("--one-step-only", action="store_true",
+                   help="of the world's sources, only the one-step one (fast, even with --slow)")
     p.add_argument("--strip", default=None, help="save the first episode's game and open-loop world frames here (PNG)")
     args = p.parse_args()
     if args.bins < 0:
         p.error("--bins must be >= 0")
     if args.episodes < 1 or args.steps < 2:
         p.error("--episodes must be >= 1 and --steps >= 2")
+    if args.one_step_only and args.strip:
+        p.error("--strip shows the open-loop world, which --one-step-only skips")
     if (args.pca is None) != (args.recording is None):
         p.error("--pca and --recording go together")
     if args.pca is not None and not all(1 <= c <= 48 for c in args.pca):
@@ -81,8 +85,10 @@ def run(args, world, env, game: str) -> None:
     played = [play(env, None, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
     decoded = [dict(ep, frames=through_autoencoder(world, ep["frames"])) for ep in played]
     one_step = [one_step_world(world, ep) for ep in played]
-    replayed = [replay_world(world, ep) for ep in played]
-    closed = [play(env, world, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
+    replayed, closed = [], []
+    if not args.one_step_only:
+        replayed = [replay_world(world, ep) for ep in played]
+        closed = [play(env, world, game, args.agent, args.seed, e, args.steps) for e in range(args.episodes)]
     refitted = []
     for c in args.pca or []:
         ae = fit_pca(args.recording, c, world.resolution[0])
@@ -93,6 +99,8 @@ def run(args, world, env, game: str) -> None:
     for name, episodes in (("game", played), ("game through the autoencoder", decoded), *refitted,
                            ("world, one step from each game frame", one_step),
                            ("world, the game's actions", replayed), ("world", closed)):
+        if not episodes:  # skipped (--one-step-only)
+            continue
         s = game_sight if episodes is played else sights(episodes, fire)
         line = (f"{name}: {len(s['aim'])} steps scored, aim's test {s['aim'].mean():.2f} of frames, "
                 f"demons {s['aim'][s['clear']].mean():.2f} of the {s['clear'].sum()} without a flash")
