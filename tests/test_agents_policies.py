@@ -194,3 +194,29 @@ def test_boxing_ladder_climbs_in_the_real_game():
     means = [float(np.mean(out[n])) for n in ["fixed:8", "idle", "heuristic", "aim"]]
     assert means == sorted(means) and len(set(means)) == 4, means
     assert means[-1] >= 50
+
+
+def test_target_sight_counts_demons_only_on_frames_without_a_flash():
+    """scripts/target_sight.py: aim's test fires on a demon, on its own muzzle flash and on the
+    red of being hit; the demons' share leaves out the frames up to 3 steps after a shot and those
+    red across half the view or more, and step 0 is never scored."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "target_sight", Path(__file__).resolve().parent.parent / "scripts" / "target_sight.py")
+    ts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ts)
+
+    grey = np.full((64, 64, 3), 100, np.uint8)
+    demon = grey.copy()
+    demon[30:32, 10] = (220, 40, 40)                       # two strongly red pixels in one column
+    hit = grey.copy()
+    hit[16:56, :, 0] = 200                                  # the whole view tinted red
+    frames = np.stack([demon, demon, grey, demon, demon, demon, demon, hit])
+    fire = {9}
+    actions = [0, 9, 0, 0, 0, 0, 0, 0]                     # a shot at step 1: frames 2, 3, 4 may show its flash
+    s = ts.sights([{"frames": frames, "actions": actions}], fire)
+    assert s["step"].tolist() == list(range(1, 8))          # step 0 not scored
+    assert s["aim"].tolist() == [True, False, True, True, True, True, True]
+    assert s["clear"].tolist() == [True, False, False, False, True, True, False]
+    assert s["aim"][s["clear"]].tolist() == [True, True, True]
