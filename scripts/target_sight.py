@@ -47,6 +47,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=7, help="episode e uses game seed 1000*seed+e (default 7: 7000+)")
     p.add_argument("--slow", action="store_true",
                    help="play a distilled world's teacher (its guided many-step sampling) instead of the one-step student")
+    p.add_argument("--sample-steps", type=int, default=None,
+                   help="sample the world in this many denoising steps instead of its own setting")
+    p.add_argument("--guidance", type=float, default=None,
+                   help="classifier-free guidance scale instead of the world's own setting")
     p.add_argument("--bins", type=int, default=0,
                    help="also print the demons' share per this many steps of the episodes (0: not)")
     p.add_argument("--pca", type=int, nargs="+", default=None, metavar="C",
@@ -72,6 +76,9 @@ def main() -> None:
     from worldmodel.envs import make_env
 
     world = World.from_pretrained(args.world, device="cpu", **({"fast": False} if args.slow else {}))
+    if args.sample_steps is not None or args.guidance is not None:
+        world.set_sampling(steps=args.sample_steps, guidance_scale=args.guidance)
+    print(f"sampling: {world.settings}")
     game = world.config["env"]["env"]
     env = make_env(game, size=world.resolution[0])
     try:
