@@ -51,6 +51,8 @@ def main() -> None:
                    help="sample the world in this many denoising steps instead of its own setting")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale instead of the world's own setting")
+    p.add_argument("--context-noise", type=float, default=None,
+                   help="noise level of the past frames at play instead of the world's own setting")
     p.add_argument("--bins", type=int, default=0,
                    help="also print the demons' share per this many steps of the episodes (0: not)")
     p.add_argument("--pca", type=int, nargs="+", default=None, metavar="C",
@@ -75,10 +77,13 @@ def main() -> None:
     from worldmodel import World
     from worldmodel.envs import make_env
 
-    world = World.from_pretrained(args.world, device="cpu", **({"fast": False} if args.slow else {}))
+    settings = {"fast": False} if args.slow else {}
+    if args.context_noise is not None:
+        settings["context_noise"] = args.context_noise
+    world = World.from_pretrained(args.world, device="cpu", **settings)
     if args.sample_steps is not None or args.guidance is not None:
         world.set_sampling(steps=args.sample_steps, guidance_scale=args.guidance)
-    print(f"sampling: {world.settings}")
+    print(f"sampling: {world.settings()}")
     game = world.config["env"]["env"]
     env = make_env(game, size=world.resolution[0])
     try:
