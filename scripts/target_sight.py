@@ -20,7 +20,8 @@ driven by the game's own actions from the same start frame (open loop: as far as
 follows the turns it shows the same views, though where the demons walk in is the game's draw,
 which no world can know), with the share of the game's demon frames where it shows a demon too;
 and the agent playing the world (closed loop), as `agents eval` plays it. Step 0 is not scored:
-the world's first frame is the game's own.
+the world's first frame is the game's own. Last, the one-step frames' PSNR against the game's
+next frames, beside repeating the last frame and the game's frames shuffled (context_psnr).
 
 `--pca C [C ...] --recording DIR` also passes the game's frames through patch PCAs of C channels
 fitted on the world's recording (every 4th frame of every 3rd episode), to see what a finer
@@ -129,9 +130,27 @@ def run(args, world, env, game: str) -> None:
             print(f"  demons per {args.bins} steps: " + ", ".join(
                 f"{b * args.bins}-{(b + 1) * args.bins - 1}: {s['aim'][(at == b) & s['clear']].mean():.2f}"
                 for b in range(int(at.max()) + 1) if ((at == b) & s["clear"]).any()))
+    print(context_psnr(played, one_step))
     if args.strip:
         save_strip(args.strip, played[0]["frames"], replayed[0]["frames"])
         print(f"wrote {args.strip}")
+
+
+def context_psnr(played: list[dict], one_step: list[dict]) -> str:
+    """How much the world's one-step frames owe to the game frame they start from: their PSNR
+    against the game's next frames, beside repeating the last frame and beside the game's next
+    frames in shuffled order (a prediction that ignored its start frame would score about that).
+    In an arena that looks alike from every side the three sit close: most of a frame is the
+    same arena, and the small things that differ weigh little in the squared error."""
+    def psnr(a, b):
+        return 10 * np.log10(255 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+    nxt = np.concatenate([ep["frames"][1:] for ep in played])
+    last = np.concatenate([ep["frames"][:-1] for ep in played])
+    pred = np.concatenate([ep["frames"][1:] for ep in one_step])
+    shuffled = nxt[np.random.default_rng(0).permutation(len(nxt))]
+    return (f"PSNR against the game's next frames (pooled): the world one step {psnr(pred, nxt):.2f} dB, "
+            f"repeating the last frame {psnr(last, nxt):.2f} dB, the game's own frames shuffled {psnr(shuffled, nxt):.2f} dB")
 
 
 def sights(episodes: list[dict], fire: set) -> dict:
