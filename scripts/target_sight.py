@@ -72,8 +72,9 @@ def main() -> None:
         p.error("--strip shows the open-loop world, which --one-step-only skips")
     if (args.pca is None) != (args.recording is None):
         p.error("--pca and --recording go together")
-    if args.pca is not None and not all(1 <= c <= 48 for c in args.pca):
-        p.error("--pca channels must be in 1..48 (a 4x4 patch of 3 colours holds 48 values)")
+    from worldmodel.pipeline import PCA_MAX_WIDTH
+    if args.pca is not None and not all(1 <= c <= PCA_MAX_WIDTH for c in args.pca):
+        p.error(f"--pca channels must be in 1..{PCA_MAX_WIDTH} (a 4x4 patch of 3 colours holds {PCA_MAX_WIDTH} values)")
 
     from worldmodel import World
     from worldmodel.envs import make_env
@@ -142,8 +143,7 @@ def context_psnr(played: list[dict], one_step: list[dict]) -> str:
     frames in shuffled order (a prediction that ignored its start frame would score about that).
     In an arena that looks alike from every side the three sit close: most of a frame is the
     same arena, and the small things that differ weigh little in the squared error."""
-    def psnr(a, b):
-        return 10 * np.log10(255 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    from worldmodel.metrics import mean_psnr as psnr   # pooled over all frames
 
     nxt = np.concatenate([ep["frames"][1:] for ep in played])
     last = np.concatenate([ep["frames"][:-1] for ep in played])
