@@ -30,6 +30,7 @@ class DiffusionConfig:
     loss_frames: str = "all"     # "all" (Diffusion Forcing) or "last": only the predicted frame
     short_past: float = 0.25     # loss "last": clips whose oldest past frames are made absent (see diffusion_loss)
     motion_weight: float = 0.0   # > 0: up-weight latent positions where the past frames moved
+    salience_weight: float = 0.0 # > 0: up-weight latent positions unlike the batch's average frame
     warp_weight: float = 1.0     # networks with an action warp: weight of its motion-compensation loss
 
     def __post_init__(self):
@@ -45,6 +46,8 @@ class DiffusionConfig:
             raise ValueError(f"warp_weight must be >= 0, got {self.warp_weight}")
         if not self.motion_weight >= 0:
             raise ValueError(f"motion_weight must be >= 0, got {self.motion_weight}")
+        if not self.salience_weight >= 0:
+            raise ValueError(f"salience_weight must be >= 0, got {self.salience_weight}")
 
 
 class Denoiser(nn.Module):
@@ -97,6 +100,8 @@ def diffusion_loss(denoiser: Denoiser, x0, actions, has_action, generator=None) 
     per_pos = (denoised.float() - x0[:, -n:].float()).pow(2).mean(dim=2)         # (b, n, h, w)
     if cfg.motion_weight > 0:
         per_pos = per_pos * motion_weights(x0.float(), cfg.motion_weight)[:, -n:]
+    if cfg.salience_weight > 0:
+        per_pos = per_pos * salience_weights(x0.float(), cfg.salience_weight)[:, -n:]
     per_frame = per_pos.mean(dim=(2, 3))                                         # (b, n)
     loss = (weight[:, -n:] * per_frame).mean()
     net = getattr(denoiser, "net", None)
@@ -160,3 +165,25 @@ def motion_weights(x0: torch.Tensor, strength: float) -> torch.Tensor:
     w = torch.ones(x0.shape[0], x0.shape[1], *x0.shape[3:], device=x0.device)
     w[:, 2:] = 1 + strength * moved[:, :-1]                                    # frame i: motion i-2 -> i-1
     return w
+
+
+def salience_weights(x0: torch.Tensor, strength: float, cap: float = 10.0) -> torch.Tensor:
+    """(b, t, c, h, w) -> (b, t, h, w) loss weights: 1 + strength * (how far each latent position
+    of the frame, or of the frame before it, lies from the batch's median frame there: mean
+    |difference| over channels, divided by its mean over the batch and capped at `cap` so that one
+    odd frame in a blank batch cannot take the whole loss), spread to the 3x3 neighbourhood.
+
+    In a world that looks alike from every side (defend_the_center's round arena) the median
+    frame is the empty arena, and what lies far from it is what the player looks for: a demon
+    a few pixels tall, a sub-cell detail that an unweighted loss prices at almost nothing, so
+    that the network learns to draw the empty arena and erases the demons of the frames it is
+    given. Unlike motion_weights this reads the predicted frame itself, so it tilts the per-position
+    optimum from the posterior mean towards outcomes unlike the median frame (a demon drawn where
+    one may be, rather than an arena averaged over whether it is there); the previous frame's
+    term keeps a place where a demon stood weighted in the frame after it, drawn or not."""
+    median = x0.flatten(0, 1).median(dim=0).values                            # (c, h, w)
+    far = (x0 - median).abs().mean(dim=2)                                      # (b, t, h, w)
+    far = (far / far.mean().clamp_min(1e-6)).clamp(max=cap)
+    far = torch.cat([far[:, :1], torch.maximum(far[:, 1:], far[:, :-1])], 1)   # frame i: itself and i-1
+    far = torch.nn.functional.max_pool2d(far, 3, stride=1, padding=1)
+    return 1 + strength * far

@@ -112,6 +112,22 @@ def test_motion_weights_follow_the_past_not_the_target():
         assert torch.equal(motion_weights(changed, 3.0)[:, :k + 1], w[:, :k + 1]), k
 
 
+def test_salience_weights_mark_what_the_average_frame_lacks_in_the_frame_and_the_next():
+    from dynamics.diffusion import DiffusionConfig, salience_weights
+    g = torch.Generator().manual_seed(0)
+    x0 = 0.01 * torch.randn(3, 4, 2, 8, 8, generator=g)    # a uniform scene seen by three clips
+    x0[1, 2, :, 3, 6] = 2.0                   # one clip shows a small thing at (3, 6) in frame 2 only
+    w = salience_weights(x0, strength=5.0)    # (3, 4, 8, 8)
+    assert w.min() >= 1
+    assert w.max() == 1 + 5.0 * 10            # capped
+    high = min(w[1, 2, 3, 6], w[1, 2, 2, 5], w[1, 3, 3, 6])   # the thing, its 3x3 neighbourhood, the frame after
+    low = max(w[1, 1, 3, 6], w[0, 2, 3, 6], w[1, 2, 7, 0])    # the frame before it, another clip, far off
+    assert high > 3 * low, (high, low)
+    assert torch.allclose(salience_weights(x0, 0.0), torch.ones(3, 4, 8, 8))
+    with pytest.raises(ValueError):
+        DiffusionConfig(salience_weight=-1.0)
+
+
 def test_conv_stem_and_head_keep_the_cache_exact_and_start_neutral():
     """The optional convolutional stem/head (DynamicsConfig.conv_width) works per frame, so the
     KV-cached pass over the newest frame equals the full pass; zero-initialised, it starts as the
