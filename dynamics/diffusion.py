@@ -167,11 +167,14 @@ def motion_weights(x0: torch.Tensor, strength: float) -> torch.Tensor:
     return w
 
 
-def salience_weights(x0: torch.Tensor, strength: float, cap: float = 10.0) -> torch.Tensor:
+def salience_weights(x0: torch.Tensor, strength: float, cap: float = 100.0) -> torch.Tensor:
     """(b, t, c, h, w) -> (b, t, h, w) loss weights: 1 + strength * (how far each latent position
-    of the frame, or of the frame before it, lies from the batch's median frame there: mean
-    |difference| over channels, divided by its mean over the batch and capped at `cap` so that one
-    odd frame in a blank batch cannot take the whole loss), spread to the 3x3 neighbourhood.
+    of the frame, or of the frame before it, lies from the batch's median frame there: the squared
+    difference averaged over channels, divided by its mean over the batch and capped at `cap` so
+    that one odd frame in a blank batch cannot take the whole loss), spread to the 3x3 neighbourhood.
+    Squared, as the loss is: on defend_the_center's recording (32-channel patch PCA) a demon's
+    latent cells lie 6.2x as far from the median frame as the rest of the view's middle band in
+    mean |difference|, about 40x in squared difference, which the 3x3 spread then dilutes.
 
     In a world that looks alike from every side (defend_the_center's round arena) the median
     frame is the empty arena, and what lies far from it is what the player looks for: a demon
@@ -182,7 +185,7 @@ def salience_weights(x0: torch.Tensor, strength: float, cap: float = 10.0) -> to
     one may be, rather than an arena averaged over whether it is there); the previous frame's
     term keeps a place where a demon stood weighted in the frame after it, drawn or not."""
     median = x0.flatten(0, 1).median(dim=0).values                            # (c, h, w)
-    far = (x0 - median).abs().mean(dim=2)                                      # (b, t, h, w)
+    far = (x0 - median).pow(2).mean(dim=2)                                     # (b, t, h, w)
     far = (far / far.mean().clamp_min(1e-6)).clamp(max=cap)
     far = torch.cat([far[:, :1], torch.maximum(far[:, 1:], far[:, :-1])], 1)   # frame i: itself and i-1
     far = torch.nn.functional.max_pool2d(far, 3, stride=1, padding=1)
