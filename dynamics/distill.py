@@ -10,6 +10,9 @@ Method (trajectory distillation, guidance folded in):
   Meng et al. 2023 ("On distillation of guided diffusion models"). The student's Euler step lands
   on the target exactly when its denoiser outputs D* = x + (x_b - x) a / (a - b), so D* is
   regressed with EDM's loss weight.
+- A teacher trained with a salience weight (DiffusionConfig.salience_weight) passes it on: the
+  student's error is weighted where the teacher's frame differs from the batch's median frame,
+  so that the one-step student does not average away the small things the teacher draws.
 - Inputs match play time: past frames are real latents at the context noise level, the current
   frame is a real latent plus noise at level a (pure noise at the first level, as the sampler
   starts), and the teacher sees the past through the KV cache, as when playing.
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .diffusion import Denoiser, shorten_past
+from .diffusion import Denoiser, salience_weights, shorten_past
 from .sampler import euler_solve, karras_sigmas, subsample_sigmas
 
 
@@ -95,4 +98,8 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     target = x_b if b_ == 0 else x + (x_b - x) * (a / (a - b_))   # the D that makes Euler land on x_b
     den = student(xs, sigmas, actions, has_action, torch.arange(t), last=1)[:, -1]    # the U-Net computes only it
     weight = (a ** 2 + dc.sigma_data ** 2) / (a * dc.sigma_data) ** 2
-    return weight * (den.float() - target.float()).pow(2).mean()
+    per_pos = (den.float() - target.float()).pow(2).mean(dim=1)      # (b, h, w)
+    if dc.salience_weight > 0:      # the teacher's loss weight, on the frame the teacher drew
+        drawn = torch.cat([x0[:, :-1].float(), x_b[:, None].float()], 1)
+        per_pos = per_pos * salience_weights(drawn, dc.salience_weight)[:, -1]
+    return weight * per_pos.mean()

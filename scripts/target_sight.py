@@ -10,7 +10,10 @@ sweeps past an empty arena and earns nothing there however well it plays in the 
 - demons: the same test on the frames that show no flash, i.e. neither within 3 steps after a
   fire action (the pistol's muzzle flash is red too, and shows a step or two after the shot) nor
   red across half the view or more (the flash of being hit); this share is about the demons;
-- the share of fire actions and each episode's return (the world's from its heads).
+- the share of fire actions and each episode's return (the world's from its heads);
+- for sources drawn from the game's frames, frame by frame: of the game's frames with a demon
+  in sight, the share where the source shows one too, and of the source's, the share where the
+  game does (a demon drawn where there is none misleads aim as much as one lost).
 
 The sources: the agent in the game; the game's frames passed through the world's autoencoder
 (encoded and decoded), which bounds what any dynamics on those latents could show; the world one
@@ -22,6 +25,12 @@ which no world can know), with the share of the game's demon frames where it sho
 and the agent playing the world (closed loop), as `agents eval` plays it. Step 0 is not scored:
 the world's first frame is the game's own. Last, the one-step frames' PSNR against the game's
 next frames, beside repeating the last frame and the game's frames shuffled (context_psnr).
+
+`--sigmas S [S ...]` also runs the network once per noise level S from each of the game's frames
+(k >= the network's context W) noised to S, with the game's W frames before it as the past (at the
+context noise, as play feeds them), and decodes its estimate of the clean frame: the noise level
+where the network stops keeping the demons that its past shows; beside it, the game's previous
+frame through the autoencoder (repeating the last frame keeps the demons that stood still).
 
 `--pca C [C ...] --recording DIR` also passes the game's frames through patch PCAs of C channels
 fitted on the world's recording (every 4th frame of every 3rd episode), to see what a finer
@@ -41,7 +50,7 @@ FLASH_STEPS = 3  # frames this many steps after a fire action or fewer may show 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("world", help="a world checkpoint with heads (of a ViZDoom game)")
+    p.add_argument("world", help="a world checkpoint of a ViZDoom game (without heads its returns read 0)")
     p.add_argument("--agent", default="aim")
     p.add_argument("--episodes", type=int, default=4)
     p.add_argument("--steps", type=int, default=120)
@@ -60,6 +69,8 @@ def main() -> None:
                    help="also pass the game's frames through patch PCAs of C channels fitted on --recording")
     p.add_argument("--recording", default=None,
                    help="the world's recording (OUT/work/data of `worldmodel train`), for --pca")
+    p.add_argument("--sigmas", type=float, nargs="+", default=None, metavar="S",
+                   help="also: one network pass from the game's next frame noised to each S, the game's frames as the past")
     p.add_argument("--one-step-only", action="store_true",
                    help="of the world's sources, only the one-step one (fast, even with --slow)")
     p.add_argument("--strip", default=None, help="save the first episode's game and open-loop world frames here (PNG)")
@@ -70,6 +81,8 @@ def main() -> None:
         p.error("--episodes must be >= 1 and --steps >= 2")
     if args.one_step_only and args.strip:
         p.error("--strip shows the open-loop world, which --one-step-only skips")
+    if args.sigmas is not None and not all(s > 0 for s in args.sigmas):
+        p.error("--sigmas must be > 0")
     if (args.pca is None) != (args.recording is None):
         p.error("--pca and --recording go together")
     from worldmodel.pipeline import PCA_MAX_WIDTH
@@ -109,13 +122,24 @@ def run(args, world, env, game: str) -> None:
         refitted.append((f"game through a {c}-channel patch PCA", [dict(ep, frames=through_autoencoder(ae, ep["frames"]))
                                                                  for ep in played]))
 
+    passes = []
+    if args.sigmas:
+        w = world.denoiser.net.config.context
+        passes.append(("the game's previous frame through the autoencoder",
+                       [dict(ep, frames=np.concatenate([ep["frames"][:1], d["frames"][:-1]])) for ep, d in zip(played, decoded)]))
+        passes += [(f"one network pass from the game's frame at noise {s:g}, the game's {w} frames before it as past",
+                    [denoised_from_game(world, ep, s) for ep in played]) for s in args.sigmas]
+
+    first = {id(episodes): world.denoiser.net.config.context for _, episodes in passes}   # scored from step W
     game_sight = sights(played, fire)
-    for name, episodes in (("game", played), ("game through the autoencoder", decoded), *refitted,
+    for name, episodes in (("game", played), ("game through the autoencoder", decoded), *refitted, *passes,
                            ("world, one step from each game frame", one_step),
                            ("world, the game's actions", replayed), ("world", closed)):
         if not episodes:  # skipped (--one-step-only)
             continue
-        s = game_sight if episodes is played else sights(episodes, fire)
+        f = first.get(id(episodes), 1)
+        s = game_sight if episodes is played else sights(episodes, fire, f)
+        g = game_sight if f == 1 else sights(played, fire, f)
         line = (f"{name}: {len(s['aim'])} steps scored, aim's test {s['aim'].mean():.2f} of frames, "
                 f"demons {s['aim'][s['clear']].mean():.2f} of the {s['clear'].sum()} without a flash")
         if episodes is closed or episodes is played:  # the agent chose these actions itself
@@ -123,9 +147,12 @@ def run(args, world, env, game: str) -> None:
                      f"returns {[ep['return'] for ep in episodes]}")
         print(line)
         if episodes is not played and episodes is not closed:  # frame by frame against the game's same frames
-            both = s["clear"] & game_sight["clear"] & game_sight["aim"]
+            both = s["clear"] & g["clear"] & g["aim"]
             print(f"  of the game's frames with a demon in sight, this shows one too in {s['aim'][both].mean():.2f}"
                   if both.any() else "  the game never had a demon in sight")
+            drawn = s["clear"] & g["clear"] & s["aim"]
+            if drawn.any():             # a demon drawn where the game has none misleads aim as much as one lost
+                print(f"  of its frames with a demon in sight, the game's same frame shows one in {g['aim'][drawn].mean():.2f}")
         if args.bins:
             at = s["step"] // args.bins
             print(f"  demons per {args.bins} steps: " + ", ".join(
@@ -153,15 +180,16 @@ def context_psnr(played: list[dict], one_step: list[dict]) -> str:
             f"repeating the last frame {psnr(last, nxt):.2f} dB, the game's own frames shuffled {psnr(shuffled, nxt):.2f} dB")
 
 
-def sights(episodes: list[dict], fire: set) -> dict:
-    """Per scored frame (every step but 0) of the episodes: aim's test, whether the frame shows no
-    flash ('clear'), and its step. Each episode's frames[k] followed actions[k - 1]."""
+def sights(episodes: list[dict], fire: set, first: int = 1) -> dict:
+    """Per scored frame (every step from `first` on, step 0 never) of the episodes: aim's test,
+    whether the frame shows no flash ('clear'), and its step. Each episode's frames[k] followed
+    actions[k - 1]."""
     from agents.policies import red_mass
 
     aim, clear, step = [], [], []
     for ep in episodes:
         fired = np.array([i in fire for i in ep["actions"]])
-        for k in range(1, len(ep["frames"])):
+        for k in range(max(first, 1), len(ep["frames"])):
             mass = red_mass(ep["frames"][k])
             aim.append(mass.max() >= 2)                                   # aim's own test
             muzzle = fired[max(0, k - FLASH_STEPS): k].any()
@@ -192,7 +220,9 @@ def play(env, world, game: str, agent_name: str, seed: int, e: int, steps: int) 
             frame, reward, done = env.step_native(i)
         else:
             frame = world.step([world.action_set[i]])[0]
-            reward, done = float(world.reward[0]), bool(world.done[0])
+            # a world without heads (a bare train-dynamics folder) pays nothing and never ends
+            reward = 0.0 if world.reward is None else float(world.reward[0])
+            done = False if world.done is None else bool(world.done[0])
         total += reward
         if done:
             break
@@ -209,6 +239,41 @@ def one_step_world(world, ep: dict) -> dict:
     world.reset(list(ep["frames"][:-1]), seed=[ep["seed"] * 1000 + k for k in range(n - 1)], clock=list(range(n - 1)))
     stepped = world.step([world.action_set[i] for i in ep["actions"][:-1]])       # (n - 1, H, W, 3)
     return {"frames": np.concatenate([ep["frames"][:1], stepped]), "actions": ep["actions"]}
+
+
+def denoised_from_game(world, ep: dict, sigma: float, seed: int = 0) -> dict:
+    """For each k >= W (the network's context), the network's estimate of the clean frame k from
+    the game's frame k noised to `sigma`, with the game's frames k-W..k-1 as the past (noised to the
+    context noise, as World feeds its past) and the game's actions, decoded. Frames 0..W-1 are the
+    game's own (score from step W: sights' `first`)."""
+    import torch
+
+    from dynamics import network_actions
+    from worldmodel.action import actions_to_array
+
+    den, w = world.denoiser, world.denoiser.net.config.context
+    fr, n = ep["frames"], len(ep["frames"])
+    if n <= w:
+        return {"frames": fr, "actions": ep["actions"]}
+    z = world._encode(fr)                                                         # (n, c, h, w)
+    acts = np.concatenate([np.zeros((1, actions_to_array([world.action_set[0]]).shape[1]), np.float32),
+                           actions_to_array([world.action_set[i] for i in ep["actions"][:-1]])])   # frame i's action: (n, a)
+    ks = np.arange(w, n)
+    idx = ks[:, None] - np.arange(w, -1, -1)[None]                                # (m, W+1): k-W .. k
+    x0 = z[torch.from_numpy(idx)]                                                 # (m, W+1, c, h, w)
+    clock = torch.from_numpy(idx).float()
+    a = network_actions(den.net.config, torch.from_numpy(acts[idx]), clock)
+    mask = torch.from_numpy(idx > 0)                                              # frame 0 follows no action
+    sig = torch.full(idx.shape, max(world.context_noise, den.config.sigma_min))
+    sig[:, -1] = sigma
+    gen = torch.Generator().manual_seed(seed)
+    x = x0 + sig[..., None, None, None] * torch.randn(x0.shape, generator=gen)
+    dtype = next(den.parameters()).dtype
+    with torch.no_grad(), world._autocast():
+        d = den(x.to(dtype), sig.to(dtype), a.to(dtype), mask, torch.arange(w + 1), last=1)[:, -1].float()
+    from autoencoder.models import tensor_to_frames
+    frames = tensor_to_frames(world.autoencoder.decode(d).float().clamp(-1, 1)).numpy()
+    return {"frames": np.concatenate([fr[:w], frames]), "actions": ep["actions"]}
 
 
 def replay_world(world, ep: dict) -> dict:

@@ -225,3 +225,11 @@ def test_a_student_equal_to_its_one_step_teacher_has_no_loss(tiny_unet_world, sh
         for p in wrong.net.parameters():
             p.add_(0.05 * torch.randn(p.shape, generator=g))
         assert distill_loss(wrong, teacher, x0, a, m, cfg, 0, torch.Generator().manual_seed(1)).item() > 1e-4
+        # a teacher trained with a salience weight passes it on: a copy of it still has no loss, a wrong
+        # student pays more (every weight is >= 1, and 1 + 10x a distance whose mean is 1 on average)
+        salient = type(den)(den.net, DiffusionConfig(loss_frames="last", short_past=short_past, salience_weight=10.0))
+        assert distill_loss(salient, salient, x0, a, m, cfg, 0, torch.Generator().manual_seed(1)).item() < 1e-9
+        plain = distill_loss(wrong, teacher, x0, a, m, cfg, 0, torch.Generator().manual_seed(1)).item()
+        weighted = distill_loss(type(den)(wrong.net, salient.config), salient, x0, a, m, cfg, 0,
+                                torch.Generator().manual_seed(1)).item()
+        assert weighted > 3 * plain

@@ -115,11 +115,12 @@ def fit_wide_enough(fit, copy_last_db: float, widths=AE_WIDTHS, margin: float = 
 
 
 def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky", clock: bool = False,
-                  latents: int | None = None) -> dict:
+                  latents: int | None = None, salience: float = 0.0) -> dict:
     """How `hours` are spent: the recording's size, the presets for the frame size, and the share
     of the time left that each training stage gets when it starts (so the budget is filled
     however long the recording took). `latents`: the patch PCA's width (None: the narrowest of
-    AE_WIDTHS that clears copy-last, fit_wide_enough)."""
+    AE_WIDTHS that clears copy-last, fit_wide_enough). `salience`: the dynamics loss's
+    DiffusionConfig.salience_weight (0: off)."""
     if not hours > 0:
         raise ValueError(f"--hours must be positive, got {hours}")
     if size not in (32, 64):
@@ -127,9 +128,12 @@ def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky"
     if latents is not None and not 1 <= latents <= PCA_MAX_WIDTH:
         raise ValueError(f"--latents must be in 1..{PCA_MAX_WIDTH} (a 4x4 patch of 3 colours holds "
                          f"{PCA_MAX_WIDTH} values), got {latents}")
+    if not salience >= 0:
+        raise ValueError(f"--salience-weight must be >= 0, got {salience}")
     small = hours < 0.5
     dynamics = "cpu-unet" if size == 64 else "tiny-unet"
     return {"env": env, "hours": hours, "size": size, "policy": policy, "clock": bool(clock), "latents": latents,
+            "salience": float(salience),
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
             "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": True,
@@ -155,7 +159,9 @@ def _load_plan(out: Path, plan: dict) -> dict:
         saved["plan"].setdefault("policy", "sticky")    # plans saved before --policy was an option
         saved["plan"].setdefault("clock", False)        # ... and before --clock
         saved["plan"].setdefault("latents", None)       # ... and before --latents
-        differ = [key for key in ("env", "hours", "size", "policy", "clock", "latents") if saved["plan"][key] != plan[key]]
+        saved["plan"].setdefault("salience", 0.0)       # ... and before --salience-weight
+        differ = [key for key in ("env", "hours", "size", "policy", "clock", "latents", "salience")
+                  if saved["plan"][key] != plan[key]]
         if differ:
             raise ValueError(f"{out} is a `worldmodel train` run of {command_line(saved['plan'])} (this command "
                              f"differs in --{', --'.join(differ)}); resume it with the same settings or train into a "
@@ -172,14 +178,26 @@ def _save_plan(out: Path, state: dict) -> None:
     tmp.replace(out / PLAN)
 
 
+def _dynamics_overrides(plan: dict) -> dict | None:
+    """What a plan changes in the dynamics preset (train_dynamics' overrides)."""
+    over = {}
+    if plan.get("clock"):
+        over["model"] = {"clock": True}
+    if plan.get("salience"):
+        over["diffusion"] = {"salience_weight": float(plan["salience"])}
+    return over or None
+
+
 def command_line(plan: dict) -> str:
     """The `worldmodel train` options that made a plan (those that pipeline.json's plan records)."""
     return (f"--env {plan['env']} --hours {plan['hours']:g} --size {plan['size']} --policy {plan.get('policy', 'sticky')}"
-            + (" --clock" if plan.get("clock") else "") + (f" --latents {plan['latents']}" if plan.get("latents") else ""))
+            + (" --clock" if plan.get("clock") else "") + (f" --latents {plan['latents']}" if plan.get("latents") else "")
+            + (f" --salience-weight {plan['salience']:g}" if plan.get("salience") else ""))
 
 
 def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", clock: bool = False,
-                latents: int | None = None, seed: int = 0, device=None, say=print, policies=named_policy) -> dict:
+                latents: int | None = None, salience: float = 0.0, seed: int = 0, device=None, say=print,
+                policies=named_policy) -> dict:
     """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
     end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
     within about `hours` (the stages after the recording share the time that is left). OUT
@@ -188,7 +206,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     Returns the evaluation's metrics. `say` prints the plan and each stage's start; `policies`
     turns the policy's name into what `record` plays with (`named_policy`). `clock`: the dynamics
     also read each frame's episode step (DynamicsConfig.clock). `latents`: the patch PCA's width,
-    instead of the narrowest that clears copy-last."""
+    instead of the narrowest that clears copy-last. `salience`: the dynamics loss's salience weight
+    (DiffusionConfig.salience_weight)."""
     from .data import BranchConfig, record
     from .envs import make_env
     from .eval_report import run_eval
@@ -197,7 +216,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     from dynamics.distill import DistillConfig
 
     out = Path(out)
-    plan = plan_training(env, hours, size, policy, clock, latents)
+    plan = plan_training(env, hours, size, policy, clock, latents, salience)
     from .data import POLICIES
     if policy not in POLICIES:                     # an unknown agent fails now, before anything is saved
         env_ = make_env(env, size=size)
@@ -283,7 +302,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         _save_plan(out, state)
         t0 = stage("dynamics", f"preset {plan['dynamics']}, {minutes:.0f} training minutes")
         train_dynamics(data, ae_dir, dyn_dir, plan["dynamics"], steps=10 ** 7, seed=seed, device=device,
-                       minutes=minutes, overrides={"model": {"clock": True}} if plan.get("clock") else None)
+                       minutes=minutes, overrides=_dynamics_overrides(plan))
         finalize(dyn_dir)
         finish("dynamics", t0)
 
