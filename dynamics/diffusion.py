@@ -30,7 +30,7 @@ class DiffusionConfig:
     loss_frames: str = "all"     # "all" (Diffusion Forcing) or "last": only the predicted frame
     short_past: float = 0.25     # loss "last": clips whose oldest past frames are made absent (see diffusion_loss)
     motion_weight: float = 0.0   # > 0: up-weight latent positions where the past frames moved
-    salience_weight: float = 0.0 # > 0: up-weight latent positions unlike the batch's average frame
+    salience_weight: float = 0.0 # > 0: up-weight latent positions unlike the batch's median frame
     warp_weight: float = 1.0     # networks with an action warp: weight of its motion-compensation loss
 
     def __post_init__(self):
@@ -175,7 +175,9 @@ def salience_weights(x0: torch.Tensor, strength: float, cap: float = 100.0) -> t
     Squared, as the loss is: on defend_the_center's frames (32-channel patch PCA) a demon's latent
     cells lie 6.7x as far from the median frame as the rest of the view's middle band in mean
     |difference|, 13.9x in squared difference (scripts/salience_probe.py); at strength 10 they
-    weigh 10x the band.
+    weigh 10x the band. The weights are not normalised: at strength 10 the loss reads about 25x
+    larger, so gradient clipping (norm 1) acts on more steps; Adam's updates hardly change with
+    the loss's scale otherwise.
 
     In a world that looks alike from every side (defend_the_center's round arena) the median
     frame is the empty arena, and what lies far from it is what the player looks for: a demon

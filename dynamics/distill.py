@@ -11,8 +11,10 @@ Method (trajectory distillation, guidance folded in):
   on the target exactly when its denoiser outputs D* = x + (x_b - x) a / (a - b), so D* is
   regressed with EDM's loss weight.
 - A teacher trained with a salience weight (DiffusionConfig.salience_weight) passes it on: the
-  student's error is weighted where the teacher's frame differs from the batch's median frame,
-  so that the one-step student does not average away the small things the teacher draws.
+  student's error is weighted where the teacher's frame differs from the batch's median frame.
+  The teacher's map from noise to frame is deterministic, so the weight does not move the
+  optimum; it decides where a student too small to match it everywhere spends its capacity:
+  on the small things the teacher draws, as the teacher's own loss did.
 - Inputs match play time: past frames are real latents at the context noise level, the current
   frame is a real latent plus noise at level a (pure noise at the first level, as the sampler
   starts), and the teacher sees the past through the KV cache, as when playing.
@@ -99,7 +101,8 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     den = student(xs, sigmas, actions, has_action, torch.arange(t), last=1)[:, -1]    # the U-Net computes only it
     weight = (a ** 2 + dc.sigma_data ** 2) / (a * dc.sigma_data) ** 2
     per_pos = (den.float() - target.float()).pow(2).mean(dim=1)      # (b, h, w)
-    if dc.salience_weight > 0:      # the teacher's loss weight, on the frame the teacher drew
-        drawn = torch.cat([x0[:, :-1].float(), x_b[:, None].float()], 1)
+    if dc.salience_weight > 0:      # the teacher's loss weight, on the clean frame the teacher draws
+        # (target: x_b itself at the last step, before it the clean estimate that lands on x_b)
+        drawn = torch.cat([x0[:, :-1].float(), target[:, None].float()], 1)
         per_pos = per_pos * salience_weights(drawn, dc.salience_weight)[:, -1]
     return weight * per_pos.mean()

@@ -13,7 +13,9 @@ sweeps past an empty arena and earns nothing there however well it plays in the 
 - the share of fire actions and each episode's return (the world's from its heads);
 - for sources drawn from the game's frames, frame by frame: of the game's frames with a demon
   in sight, the share where the source shows one too, and of the source's, the share where the
-  game does (a demon drawn where there is none misleads aim as much as one lost).
+  game does (a demon drawn where there is none misleads aim as much as one lost); each beside
+  its chance level, the share a source whose demons had nothing to do with the game's would
+  score (its own demon rate, and the game's). The test is per frame, not per place.
 
 The sources: the agent in the game; the game's frames passed through the world's autoencoder
 (encoded and decoded), which bounds what any dynamics on those latents could show; the world one
@@ -70,7 +72,9 @@ def main() -> None:
     p.add_argument("--recording", default=None,
                    help="the world's recording (OUT/work/data of `worldmodel train`), for --pca")
     p.add_argument("--sigmas", type=float, nargs="+", default=None, metavar="S",
-                   help="also: one network pass from the game's next frame noised to each S, the game's frames as the past")
+                   help="also: one network pass from the game's next frame noised to each S, the game's frames as the "
+                        "past (the world's network: for a distilled world add --slow to probe its teacher, since "
+                        "the one-step student only learned the top noise level)")
     p.add_argument("--one-step-only", action="store_true",
                    help="of the world's sources, only the one-step one (fast, even with --slow)")
     p.add_argument("--strip", default=None, help="save the first episode's game and open-loop world frames here (PNG)")
@@ -122,42 +126,46 @@ def run(args, world, env, game: str) -> None:
         refitted.append((f"game through a {c}-channel patch PCA", [dict(ep, frames=through_autoencoder(ae, ep["frames"]))
                                                                  for ep in played]))
 
+    # (name, episodes, first scored step): the network passes need the game's W frames before them
+    w = world.denoiser.net.config.context
     passes = []
     if args.sigmas:
-        w = world.denoiser.net.config.context
         passes.append(("the game's previous frame through the autoencoder",
-                       [dict(ep, frames=np.concatenate([ep["frames"][:1], d["frames"][:-1]])) for ep, d in zip(played, decoded)]))
-        passes += [(f"one network pass from the game's frame at noise {s:g}, the game's {w} frames before it as past",
-                    [denoised_from_game(world, ep, s) for ep in played]) for s in args.sigmas]
+                       [dict(ep, frames=np.concatenate([ep["frames"][:1], d["frames"][:-1]])) for ep, d in zip(played, decoded)], w))
+        passes += [(f"one network pass from the game's frame at noise {sigma:g}, the game's {w} frames before it as past",
+                    [denoised_from_game(world, ep, sigma) for ep in played], w) for sigma in args.sigmas]
+    sources = [("game", played, 1), ("game through the autoencoder", decoded, 1),
+               *((name, eps, 1) for name, eps in refitted), *passes,
+               ("world, one step from each game frame", one_step, 1),
+               ("world, the game's actions", replayed, 1), ("world", closed, 1)]
 
-    first = {id(episodes): world.denoiser.net.config.context for _, episodes in passes}   # scored from step W
     game_sight = sights(played, fire)
-    for name, episodes in (("game", played), ("game through the autoencoder", decoded), *refitted, *passes,
-                           ("world, one step from each game frame", one_step),
-                           ("world, the game's actions", replayed), ("world", closed)):
+    for name, episodes, first in sources:
         if not episodes:  # skipped (--one-step-only)
             continue
-        f = first.get(id(episodes), 1)
-        s = game_sight if episodes is played else sights(episodes, fire, f)
-        g = game_sight if f == 1 else sights(played, fire, f)
-        line = (f"{name}: {len(s['aim'])} steps scored, aim's test {s['aim'].mean():.2f} of frames, "
-                f"demons {s['aim'][s['clear']].mean():.2f} of the {s['clear'].sum()} without a flash")
+        mine = game_sight if episodes is played else sights(episodes, fire, first)
+        game_ = game_sight if first == 1 else sights(played, fire, first)       # the game's same frames
+        line = (f"{name}: {len(mine['aim'])} steps scored, aim's test {mine['aim'].mean():.2f} of frames, "
+                f"demons {mine['aim'][mine['clear']].mean():.2f} of the {mine['clear'].sum()} without a flash")
         if episodes is closed or episodes is played:  # the agent chose these actions itself
             line += (f", fire {np.mean([i in fire for ep in episodes for i in ep['actions']]):.2f} of actions, "
                      f"returns {[ep['return'] for ep in episodes]}")
         print(line)
         if episodes is not played and episodes is not closed:  # frame by frame against the game's same frames
-            both = s["clear"] & g["clear"] & g["aim"]
-            print(f"  of the game's frames with a demon in sight, this shows one too in {s['aim'][both].mean():.2f}"
-                  if both.any() else "  the game never had a demon in sight")
-            drawn = s["clear"] & g["clear"] & s["aim"]
+            # beside each share, what it would be if this source's demons had nothing to do with the
+            # game's: its own demon rate, and the game's (on the frames both show without a flash)
+            clear = mine["clear"] & game_["clear"]
+            both, drawn = clear & game_["aim"], clear & mine["aim"]
+            print(f"  of the game's frames with a demon in sight, this shows one too in {mine['aim'][both].mean():.2f} "
+                  f"(by chance: {mine['aim'][clear].mean():.2f})" if both.any() else "  the game never had a demon in sight")
             if drawn.any():             # a demon drawn where the game has none misleads aim as much as one lost
-                print(f"  of its frames with a demon in sight, the game's same frame shows one in {g['aim'][drawn].mean():.2f}")
+                print(f"  of its frames with a demon in sight, the game's same frame shows one in "
+                      f"{game_['aim'][drawn].mean():.2f} (by chance: {game_['aim'][clear].mean():.2f})")
         if args.bins:
-            at = s["step"] // args.bins
+            at = mine["step"] // args.bins
             print(f"  demons per {args.bins} steps: " + ", ".join(
-                f"{b * args.bins}-{(b + 1) * args.bins - 1}: {s['aim'][(at == b) & s['clear']].mean():.2f}"
-                for b in range(int(at.max()) + 1) if ((at == b) & s["clear"]).any()))
+                f"{b * args.bins}-{(b + 1) * args.bins - 1}: {mine['aim'][(at == b) & mine['clear']].mean():.2f}"
+                for b in range(int(at.max()) + 1) if ((at == b) & mine["clear"]).any()))
     print(context_psnr(played, one_step))
     if args.strip:
         save_strip(args.strip, played[0]["frames"], replayed[0]["frames"])
@@ -272,7 +280,7 @@ def denoised_from_game(world, ep: dict, sigma: float, seed: int = 0) -> dict:
     with torch.no_grad(), world._autocast():
         d = den(x.to(dtype), sig.to(dtype), a.to(dtype), mask, torch.arange(w + 1), last=1)[:, -1].float()
     from autoencoder.models import tensor_to_frames
-    frames = tensor_to_frames(world.autoencoder.decode(d).float().clamp(-1, 1)).numpy()
+    frames = tensor_to_frames(world.autoencoder.decode(d).float().clamp(-1, 1)).cpu().numpy()
     return {"frames": np.concatenate([fr[:w], frames]), "actions": ep["actions"]}
 
 

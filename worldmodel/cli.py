@@ -99,8 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     tw.add_argument("--salience-weight", type=float, default=0.0, metavar="S",
                     help="up-weight the dynamics loss where a frame differs from the batch's median frame (train-dynamics "
                          "--salience-weight; default 0: off). For scenes alike from every side, whose small things an "
-                         "unweighted loss erases: on defend_the_center, 18 minutes of fine-tuning at 10 kept a demon one "
-                         "step on in 0.56 of the frames that show one, against 0.15 without")
+                         "unweighted loss erases: on defend_the_center, 18 minutes of fine-tuning at 10 made the world "
+                         "draw demons in 0.49 of its frames one step on (the game: 0.34; without: 0.13), though not "
+                         "yet where the game has them (docs/agents/defend_the_center/README.md)")
     tw.add_argument("--seed", type=int, default=0, help="seed of the recording and training (evaluation uses seed + 1)")
     tw.add_argument("--device", default=None, help="cpu or cuda (default: cuda where there is one)")
     tw.set_defaults(func=cmd_train)

@@ -163,8 +163,9 @@ def _load_plan(out: Path, plan: dict) -> dict:
         differ = [key for key in ("env", "hours", "size", "policy", "clock", "latents", "salience")
                   if saved["plan"][key] != plan[key]]
         if differ:
+            options = [{"salience": "salience-weight"}.get(key, key) for key in differ]   # plan key -> option
             raise ValueError(f"{out} is a `worldmodel train` run of {command_line(saved['plan'])} (this command "
-                             f"differs in --{', --'.join(differ)}); resume it with the same settings or train into a "
+                             f"differs in --{', --'.join(options)}); resume it with the same settings or train into a "
                              "new --out folder")
         return saved
     if out.exists() and any(out.iterdir()):
