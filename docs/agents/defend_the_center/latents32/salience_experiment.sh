@@ -5,7 +5,7 @@
 # --salience-weight 10; then target_sight --one-step-only at the teacher's sampling (10 steps,
 # guidance 2). Run with PYTHONPATH at a worktree of the commit that adds --salience-weight.
 set -euo pipefail
-R=runs/defend_the_center-latents32
+R=/work/runs/dtcm3
 cd $R/salexp
 [ -f sal10/done ] || { worldmodel train-dynamics --data $R/world/work/data --autoencoder $R/world/work/autoencoder \
     --preset cpu-unet --model clock=true --init $R/snap-10803 --minutes 18 --lr 3e-4 --salience-weight 10 \
