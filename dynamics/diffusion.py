@@ -31,6 +31,7 @@ class DiffusionConfig:
     short_past: float = 0.25     # loss "last": clips whose oldest past frames are made absent (see diffusion_loss)
     motion_weight: float = 0.0   # > 0: up-weight latent positions where the past frames moved
     salience_weight: float = 0.0 # > 0: up-weight latent positions unlike the batch's median frame
+    residual: bool = False       # precondition around the previous frame (Denoiser): unsure -> as it was
     warp_weight: float = 1.0     # networks with an action warp: weight of its motion-compensation loss
 
     def __post_init__(self):
@@ -51,10 +52,21 @@ class DiffusionConfig:
 
 
 class Denoiser(nn.Module):
-    """D(x; sigma) = c_skip x + c_out F(c_in x, c_noise): the EDM wrapper of the raw network."""
+    """D(x; sigma) = c_skip x + c_out F(c_in x, c_noise): the EDM wrapper of the raw network.
+
+    With config.residual, the same preconditioning around the frame before:
+    D = p + c_skip (x - p) + c_out F, p the previous frame as the network sees it (its latent at
+    the context noise; zero where there is none). At high noise c_skip -> 0 and D -> p + F, so the
+    network predicts the change from the previous frame, and what it cannot tell stays as it was
+    instead of fading to the average frame (defend_the_center's distant demons: the plain
+    denoiser wipes most of them even out of a frame noised to 1 that shows them plainly). Only
+    for the frame-stacking U-Net, whose cache holds the past frames themselves."""
 
     def __init__(self, net: DynamicsTransformer, config: DiffusionConfig):
         super().__init__()
+        if config.residual and getattr(net.config, "arch", None) != "unet":
+            raise ValueError("DiffusionConfig.residual needs the frame-stacking U-Net (--model arch=unet): "
+                             "the transformer's KV cache does not keep the previous frame")
         self.net, self.config = net, config
 
     def forward(self, x_noisy, sigma, actions, action_mask, positions, cache=None, commit=False,
@@ -67,9 +79,31 @@ class Denoiser(nn.Module):
         c_out = s * sd / (s ** 2 + sd ** 2).sqrt()
         c_in = 1 / (s ** 2 + sd ** 2).sqrt()
         c_noise = sigma.log() / 4
+        prev = self._previous(x_noisy, cache, last) if self.config.residual else None   # before the net commits
         f = self.net(c_in * x_noisy, c_noise, actions, action_mask, positions, cache, commit, last=last)
         first = x_noisy.shape[1] - f.shape[1]                  # (not -n: n may be 0)
-        return c_skip[:, first:] * x_noisy[:, first:] + c_out[:, first:] * f.to(x_noisy.dtype)
+        out = c_skip[:, first:] * x_noisy[:, first:] + c_out[:, first:] * f.to(x_noisy.dtype)
+        if prev is not None and f.shape[1]:
+            out = out + (1 - c_skip[:, first:]) * prev
+        return out
+
+    def _previous(self, x_noisy, cache, last: int | None) -> torch.Tensor:
+        """(b, n, c, h, w): the frame before each of the last n input frames, as the network is
+        given it: the input frame before it, or for the first input frame the newest cached frame
+        (its c_in-scaled input, scaled back), or zeros where there is none (an episode's first
+        frame, an absent past)."""
+        b, t = x_noisy.shape[:2]
+        n = t if last is None else last
+        if cache is not None and cache.length:
+            sd = self.config.sigma_data
+            sig = (4 * cache.c_noise[:, -1].float()).exp()[:, None, None, None]                   # (b, 1, 1, 1)
+            newest = cache.x[:, -1].float() * (sig ** 2 + sd ** 2).sqrt()                          # (b, c, h, w)
+            newest = torch.where(sig > 999, torch.zeros_like(newest), newest)                     # absent: nothing
+            newest = newest.repeat(b // newest.shape[0], 1, 1, 1)        # guidance batches cond + uncond rows
+        else:
+            newest = torch.zeros_like(x_noisy[:, 0])
+        before = torch.cat([newest[:, None].to(x_noisy.dtype), x_noisy[:, :-1]], 1)               # (b, t, ...)
+        return before[:, t - n:]
 
 
 def sample_training_sigmas(b: int, t: int, cfg: DiffusionConfig, generator=None, device=None) -> torch.Tensor:

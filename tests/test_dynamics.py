@@ -5,11 +5,23 @@ from dynamics import Denoiser, DiffusionConfig, guided, karras_sigmas
 from worldmodel import Action, World
 
 
-@pytest.mark.parametrize("arch", ["transformer", "unet"])
-def test_kv_cache_equals_full_recomputation(arch, tiny_world, tiny_unet_world):
+def _residual_copy(world, out):
+    """A copy of a U-Net world whose denoiser is preconditioned around the previous frame."""
+    import json
+    import shutil
+    shutil.copytree(world, out)
+    cfg = json.loads((out / "config.json").read_text())
+    cfg["diffusion"]["residual"] = True
+    (out / "config.json").write_text(json.dumps(cfg))
+    return out
+
+
+@pytest.mark.parametrize("arch", ["transformer", "unet", "unet-residual"])
+def test_kv_cache_equals_full_recomputation(arch, tiny_world, tiny_unet_world, tmp_path):
     """Cached sampling == recomputing every past frame at every denoising step (same noise),
-    including past the sliding window (context=3, 8 steps); the U-Net's cache holds frames."""
-    world = tiny_world if arch == "transformer" else tiny_unet_world
+    including past the sliding window (context=3, 8 steps); the U-Net's cache holds frames (and
+    gives the residual denoiser its previous frame)."""
+    world = {"transformer": tiny_world, "unet": tiny_unet_world}.get(arch) or _residual_copy(tiny_unet_world, tmp_path / "r")
     acts = [Action.press(k) for k in ("up", "left", "space", "down", "right", "up", "up", "left")]
     fast = World.from_pretrained(world, seed=7, guidance_scale=2.0, steps=3)
     slow = World.from_pretrained(world, seed=7, guidance_scale=2.0, steps=3, kv_cache=False)
@@ -110,6 +122,33 @@ def test_motion_weights_follow_the_past_not_the_target():
         changed = x0.clone()
         changed[:, k] = torch.randn(2, 8, 8)
         assert torch.equal(motion_weights(changed, 3.0)[:, :k + 1], w[:, :k + 1]), k
+
+
+def test_residual_denoiser_leaves_what_it_cannot_tell_as_the_previous_frame_had_it(tiny_world, tiny_unet_world):
+    """D = p + c_skip (x - p) + c_out F: with F = 0 (a fresh U-Net's zero output layer) the
+    estimate from pure noise is the previous frame; the first frame, with none before it, is
+    denoised as without the option; and the transformer, whose cache keeps no frames, refuses it."""
+    from worldmodel.world_checkpoint import load_world_parts
+    _, _, den = load_world_parts(tiny_unet_world)
+    net = den.net.float()
+    torch.nn.init.zeros_(net.conv_out.weight)
+    torch.nn.init.zeros_(net.conv_out.bias)
+    plain, res = Denoiser(net, DiffusionConfig()), Denoiser(net, DiffusionConfig(residual=True))
+    g = torch.Generator().manual_seed(0)
+    c, s = net.config.latent_channels, net.config.latent_size
+    x = torch.randn(2, 3, c, s, s, generator=g)
+    sig = torch.tensor([[0.1, 0.1, 400.0]] * 2)
+    acts, mask = torch.randn(2, 3, net.config.action_dim, generator=g), torch.ones(2, 3, dtype=torch.bool)
+    with torch.no_grad():
+        out = res(x, sig, acts, mask, torch.arange(3))
+        assert torch.allclose(out[:, 2], x[:, 1], atol=1e-4)                     # pure noise -> the frame before
+        assert torch.allclose(out[:, 0], plain(x, sig, acts, mask, torch.arange(3))[:, 0])   # none before frame 0
+        cache = net.new_cache()                                                  # the same through the cache
+        res(x[:, :2], sig[:, :2], acts[:, :2], mask[:, :2], torch.arange(2), cache=cache, commit=True, last=0)
+        cached = res(x[:, 2:], sig[:, 2:], acts[:, 2:], mask[:, 2:], torch.arange(2, 3), cache=cache)
+        assert torch.allclose(cached[:, 0], out[:, 2], atol=1e-4)
+    with pytest.raises(ValueError, match="U-Net"):
+        Denoiser(load_world_parts(tiny_world)[2].net, DiffusionConfig(residual=True))
 
 
 def test_salience_weights_mark_what_the_average_frame_lacks_in_the_frame_and_the_next():

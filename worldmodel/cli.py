@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--salience-weight", type=float, default=None,
                    help="up-weight the loss where the frame (or the one before it) differs from the batch's average "
                         "frame, so small things in a uniform scene (a distant demon) are not erased; 0 = off (default)")
+    d.add_argument("--residual", action="store_const", const=True, default=None,
+                   help="the U-Net's denoiser predicts the change from the previous frame (EDM's preconditioning "
+                        "around it), so what it cannot tell stays as it was instead of fading to the average frame")
     d.add_argument("--p-mean", type=float, default=None,
                    help="centre of the log-normal training noise (ln sigma; preset default -0.4); higher trains more "
                         "at the high noise where the action decides the frame")
@@ -508,7 +511,7 @@ def cmd_train_autoencoder(args) -> int:
 def _diffusion_overrides(args) -> dict:
     """The DiffusionConfig fields set on the command line."""
     names = {"loss_frames": "loss_frames", "clean_context": "p_clean_context", "motion_weight": "motion_weight",
-             "salience_weight": "salience_weight",
+             "salience_weight": "salience_weight", "residual": "residual",
              "p_mean": "p_mean", "p_uncond": "p_uncond", "sigma_max": "sigma_max"}
     return {field: getattr(args, arg) for arg, field in names.items() if getattr(args, arg, None) is not None}
 
