@@ -98,7 +98,7 @@ class Denoiser(nn.Module):
             sd = self.config.sigma_data
             sig = (4 * cache.c_noise[:, -1].float()).exp()[:, None, None, None]                   # (b, 1, 1, 1)
             newest = cache.x[:, -1].float() * (sig ** 2 + sd ** 2).sqrt()                          # (b, c, h, w)
-            newest = torch.where(sig > 999, torch.zeros_like(newest), newest)                     # absent: nothing
+            newest = torch.where(sig > 500, torch.zeros_like(newest), newest)      # absent (sigma 1000; bf16-safe)
             newest = newest.repeat(b // newest.shape[0], 1, 1, 1)        # guidance batches cond + uncond rows
         else:
             newest = torch.zeros_like(x_noisy[:, 0])

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="up-weight the loss where the past frames moved, so small moving things (which carry the "
                         "action) are learned early; 0 = off (default)")
     d.add_argument("--salience-weight", type=float, default=None,
-                   help="up-weight the loss where the frame (or the one before it) differs from the batch's average "
+                   help="up-weight the loss where the frame (or the one before it) differs from the batch's median "
                         "frame, so small things in a uniform scene (a distant demon) are not erased; 0 = off (default)")
     d.add_argument("--residual", action="store_const", const=True, default=None,
                    help="the U-Net's denoiser predicts the change from the previous frame (EDM's preconditioning "

@@ -250,8 +250,9 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
 
     if not done:
         from .action import ACTION_DIM
-        latent = size // 4                         # both PCA presets: 16 channels at 1/4 of the frame size
-        per_step = seconds_per_step(plan["dynamics"], 16, latent, ACTION_DIM, device=device)
+        latent = size // 4                         # both PCA presets: at 1/4 of the frame size
+        channels = plan["latents"] or AE_WIDTHS[0]  # the width asked for, else the narrowest tried first
+        per_step = seconds_per_step(plan["dynamics"], channels, latent, ACTION_DIM, device=device)
         steps = int(plan["dynamics_share"] * budget / per_step)
         say(f"`worldmodel train` {env} for {hours:g} h into {out}: record {plan['episodes']} episodes x "
             f"{plan['steps']} steps with {plan['branch_points']} counterfactual branch points each, a "
