@@ -164,12 +164,17 @@ class DoomAgent(Agent):
         return native_index(self.action_set, {"w"})
 
 
+def red_pixels(frames: np.ndarray) -> np.ndarray:
+    """(..., H, W, 3) uint8 -> (..., H, W) bool: the strongly red pixels `aim` looks for."""
+    px = frames.astype(float)
+    return (px[..., 0] - px[..., 1:].max(-1)) > 60
+
+
 def red_mass(frame: np.ndarray) -> np.ndarray:
     """Strongly red pixels per column (W,) of the view's middle band: where `aim` looks for
     defend_the_center's demons (a target is in sight where some column holds 2 or more)."""
     h = frame.shape[0]
-    band = frame[h // 4: 7 * h // 8].astype(float)
-    return ((band[..., 0] - band[..., 1:].max(-1)) > 60).sum(0).astype(float)
+    return red_pixels(frame[h // 4: 7 * h // 8]).sum(0).astype(float)
 
 
 class DoomAimAgent(Agent):

@@ -34,7 +34,7 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from target_sight import play
-    from agents.policies import red_mass
+    from agents.policies import red_mass, red_pixels
     from dynamics.diffusion import salience_weights
     from worldmodel import World
     from worldmodel.envs import make_env
@@ -51,8 +51,7 @@ def main() -> None:
         z = world._encode(frames).float()                                       # (n, c, h, w)
     n, _, h, w = z.shape
     f = world.resolution[0] // h                                               # pixels per latent cell
-    px = frames.astype(float)
-    red = (px[..., 0] - px[..., 1:].max(-1)) > 60                              # aim's strongly red pixels
+    red = red_pixels(frames)                                                    # aim's strongly red pixels
     cells = red.reshape(n, h, f, w, f).sum((2, 4))                              # (n, h, w)
     hit = np.array([(red_mass(x) > 0).mean() >= 0.5 for x in frames])
     demon = (cells >= 2) & ~hit[:, None, None]
