@@ -177,6 +177,12 @@ def red_mass(frame: np.ndarray) -> np.ndarray:
     return red_pixels(frame[h // 4: 7 * h // 8]).sum(0).astype(float)
 
 
+def hit_flash(frame: np.ndarray) -> bool:
+    """Whether the frame shows the flash of being hit: strongly red pixels in half the columns of
+    the middle band or more (a demon covers a few columns; the flash tints them all alike)."""
+    return bool((red_mass(frame) > 0).mean() >= 0.5)
+
+
 class DoomAimAgent(Agent):
     """A better ViZDoom player than `heuristic` where the enemies are red (defend_the_center's
     demons): find the columns of the view's middle band that hold the most strongly red pixels,

@@ -34,7 +34,7 @@ def main() -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     from target_sight import play
-    from agents.policies import red_mass, red_pixels
+    from agents.policies import hit_flash, red_pixels
     from dynamics.diffusion import salience_weights
     from worldmodel import World
     from worldmodel.envs import make_env
@@ -53,7 +53,7 @@ def main() -> None:
     f = world.resolution[0] // h                                               # pixels per latent cell
     red = red_pixels(frames)                                                    # aim's strongly red pixels
     cells = red.reshape(n, h, f, w, f).sum((2, 4))                              # (n, h, w)
-    hit = np.array([(red_mass(x) > 0).mean() >= 0.5 for x in frames])
+    hit = np.array([hit_flash(x) for x in frames])
     demon = (cells >= 2) & ~hit[:, None, None]
     demon[:, 3 * h // 4:, 3 * w // 8: 5 * w // 8] = False                       # the pistol and its muzzle flash
     band = np.zeros_like(demon)

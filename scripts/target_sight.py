@@ -192,7 +192,7 @@ def sights(episodes: list[dict], fire: set, first: int = 1) -> dict:
     """Per scored frame (every step from `first` on, step 0 never) of the episodes: aim's test,
     whether the frame shows no flash ('clear'), and its step. Each episode's frames[k] followed
     actions[k - 1]."""
-    from agents.policies import red_mass
+    from agents.policies import hit_flash, red_mass
 
     aim, clear, step = [], [], []
     for ep in episodes:
@@ -201,8 +201,7 @@ def sights(episodes: list[dict], fire: set, first: int = 1) -> dict:
             mass = red_mass(ep["frames"][k])
             aim.append(mass.max() >= 2)                                   # aim's own test
             muzzle = fired[max(0, k - FLASH_STEPS): k].any()
-            hit = (mass > 0).mean() >= 0.5                                # red across half the view
-            clear.append(not muzzle and not hit)
+            clear.append(not muzzle and not hit_flash(ep["frames"][k]))
             step.append(k)
     return {"aim": np.array(aim), "clear": np.array(clear), "step": np.array(step)}
 

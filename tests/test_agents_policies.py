@@ -49,6 +49,17 @@ def test_cycle_agent_plays_its_sequence_in_turn_from_every_reset():
             make_agent(bad, acts, env)
 
 
+def test_hit_flash_is_red_across_the_view_not_a_demon():
+    from agents.policies import hit_flash
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[24:48, 4:10] = (220, 20, 20)                            # a demon: a few red columns
+    assert not hit_flash(frame)
+    frame[16:56, :] = (200, 40, 40)                               # being hit tints the whole view
+    assert hit_flash(frame)
+    frame[16:56, 24:] = 0                                         # red in fewer than half the columns
+    assert not hit_flash(frame)
+
+
 def test_aim_left_is_aim_searching_the_other_way():
     acts, env = action_set("doom")
     aim, left = make_agent("aim", acts, env), make_agent("aim-left", acts, env)
