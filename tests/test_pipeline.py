@@ -59,6 +59,15 @@ def test_train_world_runs_every_stage_resumes_and_plays(tmp_path, monkeypatch):
     assert "finished" in said[-1]
 
 
+def test_a_resumed_training_stage_counts_the_training_time_of_all_its_runs(tmp_path):
+    # the card's minutes for a stage killed and resumed: the log's last `done` counts every run
+    assert pipeline.training_seconds(tmp_path) == 0.0              # no log: nothing logged
+    lines = [{"event": "resume", "step": 0, "train_seconds": 0.0}, {"event": "done", "step": 5, "train_seconds": 60.0},
+             {"event": "resume", "step": 5, "train_seconds": 60.0}, {"event": "done", "step": 9, "train_seconds": 95.5}]
+    (tmp_path / "log.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + '\n{"event": "do')   # cut by a kill
+    assert pipeline.training_seconds(tmp_path) == 95.5
+
+
 def test_train_world_refuses_other_settings_and_foreign_folders(tmp_path):
     out = tmp_path / "w"
     out.mkdir()

@@ -189,6 +189,22 @@ def _dynamics_overrides(plan: dict) -> dict | None:
     return over or None
 
 
+def training_seconds(folder: Path) -> float:
+    """The training seconds a finished run in `folder` logged in all (its last `done` event in
+    log.jsonl, counted across resumes), or 0 when it logged none."""
+    log = Path(folder) / "log.jsonl"
+    seconds = 0.0
+    if log.exists():
+        for line in log.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:          # a line cut short by a kill
+                continue
+            if event.get("event") == "done":
+                seconds = float(event.get("train_seconds", 0.0))
+    return seconds
+
+
 def command_line(plan: dict) -> str:
     """The `worldmodel train` options that made a plan (those that pipeline.json's plan records)."""
     return (f"--env {plan['env']} --hours {plan['hours']:g} --size {plan['size']} --policy {plan.get('policy', 'sticky')}"
@@ -237,15 +253,17 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
 
     def stage(name: str, what: str) -> float:
         """Announce stage `name` and return its start time. (Time a killed run spent in a stage
-        that did not finish is not counted; the training stages keep their own budgets.)"""
+        that did not finish is not counted, except by the training stages, whose logs count the
+        training time of all their runs; they keep their own budgets.)"""
         i = STAGES.index(name) + 1
         left = budget - spent()
         say(f"[{i}/{len(STAGES)}] {name}: {what}  ({spent() / 60:.0f} of {budget / 60:.0f} min spent, "
             f"{max(left, 0) / 60:.0f} left)")
         return time.time()
 
-    def finish(name: str, t0: float, **info) -> None:
-        done[name] = {"seconds": round(time.time() - t0, 1), **info}
+    def finish(name: str, t0: float, trained: float = 0.0, **info) -> None:
+        # a training stage resumed after a kill counts the training time of all its runs
+        done[name] = {"seconds": round(max(time.time() - t0, trained), 1), **info}
         _save_plan(out, state)
 
     if not done:
@@ -306,7 +324,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         train_dynamics(data, ae_dir, dyn_dir, plan["dynamics"], steps=10 ** 7, seed=seed, device=device,
                        minutes=minutes, overrides=_dynamics_overrides(plan))
         finalize(dyn_dir)
-        finish("dynamics", t0)
+        finish("dynamics", t0, trained=training_seconds(dyn_dir))
 
     if "distill" not in done and not plan.get("distill", True):
         t0 = stage("distill", f"skipped: the {plan['dynamics']} world samples in one network pass a frame "
@@ -323,7 +341,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         cfg = DistillConfig(student_steps=1, teacher_steps=steps, guidance=guidance, steps=10 ** 7)
         distill_world(dyn_dir, data, out, cfg, seed=seed, device=device, minutes=minutes, source="work/dynamics")
         finalize(out)
-        finish("distill", t0)
+        finish("distill", t0, trained=training_seconds(out))
 
     if "heads" not in done:
         _, eps = load_episodes(data)
