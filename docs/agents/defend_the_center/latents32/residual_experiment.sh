@@ -3,7 +3,7 @@
 # previous frame (train-dynamics --residual) keep defend_the_center's demons where the plain one
 # wipes them (scripts/warm_start_probe.py: under a third kept even from a frame noised to 1)?
 # Two runs from scratch on the salience campaign's recording and 32-channel autoencoder
-# (campaign_salience.sh, run folder /work/runs/dtcm4), 30 minutes each, alone, one after the
+# (../salience/campaign.sh, run folder /work/runs/dtcm4), 30 minutes each, alone, one after the
 # other, the same in everything (cpu-unet, the clock, seed 0) but --residual; then on both:
 # target_sight.py --one-step-only at the teacher's sampling (10 steps, guidance 2) with --sigmas,
 # and warm_start_probe.py. Run with PYTHONPATH at a worktree of the commit that adds --residual.
