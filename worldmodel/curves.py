@@ -19,17 +19,24 @@ PANELS = (("gap_pct", "one-step action gap at sigma 1 (%)"),
           ("loss", "training loss (with any warp loss)"))
 
 
+def log_rows(path: Path) -> list[dict]:
+    """The rows of a training run's log.jsonl in order, without a last line cut short by a kill."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:          # a line cut short by a kill
+            continue
+    return rows
+
+
 def read_curves(run: str | Path) -> dict:
     """{"eval": [eval rows in order], "loss": [(train_minutes, loss, step)]} of one run folder."""
     path = Path(run) / "log.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{run} has no log.jsonl (is it a train-dynamics run folder?)")
     evals, loss = [], []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:          # a line cut short by a kill
-            continue
+    for row in log_rows(path):
         if row.get("event") == "resume":      # a killed run went on from its last save: what it
             evals = [e for e in evals if e["step"] <= row["step"]]      # logged after it is redone
             loss = [x for x in loss if x[2] < row["step"]]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .curves import log_rows
 from .data import held_out_episodes, load_episodes, read_meta
 from .evaluate import heads_on_generated, heads_rollouts, recording_settle_frames, rollout_metrics
 from dynamics import PRESETS
@@ -193,16 +194,8 @@ def training_seconds(folder: Path) -> float:
     """The training seconds a finished run in `folder` logged in all (its last `done` event in
     log.jsonl, counted across resumes), or 0 when it logged none."""
     log = Path(folder) / "log.jsonl"
-    seconds = 0.0
-    if log.exists():
-        for line in log.read_text().splitlines():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:          # a line cut short by a kill
-                continue
-            if event.get("event") == "done":
-                seconds = float(event.get("train_seconds", 0.0))
-    return seconds
+    done = [row for row in log_rows(log) if row.get("event") == "done"] if log.exists() else []
+    return float(done[-1].get("train_seconds", 0.0)) if done else 0.0
 
 
 def command_line(plan: dict) -> str:
