@@ -5,6 +5,7 @@ actions, and real actions must beat random ones (the world listens to the player
 Budget on 2 CPU cores: ~2-3 minutes (the PCA autoencoder fits in a second; 1200 dynamics steps)."""
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,26 @@ def test_action_decides_the_outcome_of_counterfactual_pairs(arch, tmp_path):
     den.net.null_action.data.zero_()
     cut = branch_gap(world, eps, branches, sigmas=(1.0,))
     assert abs(cut["1"]["gap_pct"]) < 1e-6, cut
+
+
+def test_channel_latent_norm_whitens_and_reconstructs_the_same(recording, tmp_path):
+    """--latent-norm channel: each latent channel at unit std on the recording (the shared default
+    leaves the patch PCA's fine channels far under its first), the same reconstruction, and the
+    choice travels in the checkpoint's config."""
+    from autoencoder.models import frames_to_tensor
+    from worldmodel.world_checkpoint import load_autoencoder
+    m_shared = train_autoencoder(recording, tmp_path / "shared", "pca-tiny", progress=False)
+    m_channel = train_autoencoder(recording, tmp_path / "channel", "pca-tiny", progress=False, latent_norm="channel")
+    assert m_channel["val_psnr"] == pytest.approx(m_shared["val_psnr"], abs=1e-3)
+    _, eps = load_episodes(recording)
+    x = frames_to_tensor(np.concatenate([ep.frames for ep in eps]))     # the stats' frames, and the held-out one
+    stds = {}
+    for name in ("shared", "channel"):
+        ae = load_autoencoder(tmp_path / name)
+        assert ae.config.latent_norm == name
+        with torch.no_grad():
+            stds[name] = ae.encode(x).std(dim=(0, 2, 3))
+    assert stds["shared"].max() / stds["shared"].min() > 5, stds["shared"]
+    assert torch.allclose(stds["channel"], torch.ones_like(stds["channel"]), atol=0.15), stds["channel"]
+    with pytest.raises(ValueError, match="latent_norm"):
+        train_autoencoder(recording, tmp_path / "bad", "pca-tiny", progress=False, latent_norm="pixel")

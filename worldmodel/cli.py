@@ -117,6 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--latent-channels", type=_positive, default=None,
                    help="latent width instead of the preset's (16): more keeps more detail, and the dynamics "
                         "has more to predict")
+    from autoencoder.models import LATENT_NORMS
+    a.add_argument("--latent-norm", default=None, choices=LATENT_NORMS,
+                   help="latent normalisation: shared (default) scales all channels by one std, so the "
+                        "dynamics' loss is the pixel error; channel whitens each channel to unit std, so "
+                        "faint detail (a distant sprite) weighs as much as the structure")
     _train_args(a)
     a.set_defaults(func=cmd_train_autoencoder)
 
@@ -502,7 +507,8 @@ def cmd_train(args) -> int:
 def cmd_train_autoencoder(args) -> int:
     from worldmodel.train.autoencoder import train_autoencoder
     m = train_autoencoder(args.data, args.out, args.preset, args.steps, args.batch_size, args.seed, args.device,
-                          args.save_every, latent_channels=args.latent_channels)
+                          args.save_every, latent_channels=args.latent_channels,
+                          latent_norm=args.latent_norm)
     print(f"autoencoder {args.preset}: validation PSNR {m['val_psnr']:.2f} dB (train {m['train_psnr']:.2f} dB) "
           f"on {m['val_frames']} held-out frames -> {args.out}")
     return 0

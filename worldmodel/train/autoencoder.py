@@ -34,9 +34,11 @@ def split_frames(data: str | Path, seed: int = 0):
 
 def train_autoencoder(data: str | Path, out: str | Path, preset: str = "tiny", steps: int | None = None,
                       batch_size: int | None = None, seed: int = 0, device: str | None = None,
-                      save_every: float = 120.0, progress: bool = True, latent_channels: int | None = None) -> dict:
+                      save_every: float = 120.0, progress: bool = True, latent_channels: int | None = None,
+                      latent_norm: str | None = None) -> dict:
     """Fit (pca) or train (conv) the autoencoder `preset` on the recording `data` into `out`;
-    `latent_channels` overrides the preset's latent width. Returns the validation metrics."""
+    `latent_channels` overrides the preset's latent width, `latent_norm` its latent normalisation
+    (see Autoencoder.fit_latent_stats). Returns the validation metrics."""
     if preset not in PRESETS:
         raise ValueError(f"unknown autoencoder preset {preset!r}; choose from {sorted(PRESETS)}")
     out = Path(out)
@@ -48,6 +50,8 @@ def train_autoencoder(data: str | Path, out: str | Path, preset: str = "tiny", s
             raise ValueError(f"latent_channels must be 1..{3 * tc.model.downsample ** 2} (the numbers in a "
                              f"{tc.model.downsample}x{tc.model.downsample} RGB patch), got {latent_channels}")
         tc = replace(tc, model=replace(tc.model, latent_channels=latent_channels))
+    if latent_norm is not None:
+        tc = replace(tc, model=replace(tc.model, latent_norm=latent_norm))     # the config checks the name
     meta, train_frames, val_frames = split_frames(data, seed)
     if train_frames.shape[1] != tc.model.image_size:
         raise ValueError(f"preset {preset!r} expects {tc.model.image_size}x{tc.model.image_size} frames but "
