@@ -147,6 +147,42 @@ def test_sharpness_and_counterfactual_scores():
     assert "psnr_counterfactual" not in score_rollouts({k: v for k, v in r.items() if k != "real_random"}, (1,))
 
 
+def _arena_with_sprite(n: int, steps: int, rng) -> np.ndarray:
+    """(n, steps + 1, 32, 32, 3): a textured grey arena, and a 2x2 red sprite walking right."""
+    arena = (110 + rng.integers(-6, 7, (32, 32, 1))).repeat(3, -1).astype(np.uint8)
+    real = np.broadcast_to(arena, (n, steps + 1, 32, 32, 3)).copy()
+    for i in range(n):
+        y, x = rng.integers(4, 26, 2)
+        for t in range(steps + 1):
+            real[i, t, y:y + 2, x + t:x + t + 2] = (200, 30, 30)
+    return real
+
+
+def test_unusual_psnr_sees_an_erased_or_misplaced_sprite():
+    """Whole-frame PSNR puts a world that erases a 2x2 sprite (or draws it elsewhere) a few dB below
+    one that draws it where the game does, a little off everywhere; PSNR where frames stand out
+    from the usual view puts it far below."""
+    from worldmodel.evaluate import score_rollouts
+    from worldmodel.metrics import masked_psnr, unusual_mask
+    real = _arena_with_sprite(8, 4, np.random.default_rng(0))
+    arena = np.median(real.reshape(-1, 32, 32, 3), axis=0)
+    erased = np.broadcast_to(arena.astype(np.uint8), real[:, 1:].shape).copy()
+    moved = erased.copy()
+    moved[:, :, 2:4, 2:4] = (200, 30, 30)                  # a sprite in the corner, none where the game's is
+    noisy = np.clip(real[:, 1:].astype(int) + 3, 0, 255).astype(np.uint8)   # right, a little off everywhere
+    score = {name: score_rollouts({"real": real, "psnr": g, "psnr_random_actions": g}, (1, 4))
+             for name, g in (("right", noisy), ("erased", erased), ("moved", moved))}
+    for h in ("1", "4"):
+        assert score["right"]["psnr_unusual"][h] > score["right"]["psnr_unusual_copy_last"][h] + 5
+        for bad in ("erased", "moved"):        # a few dB lost on whole frames, over 20 where it matters
+            whole = score["right"]["psnr"][h] - score[bad]["psnr"][h]
+            unusual = score["right"]["psnr_unusual"][h] - score[bad]["psnr_unusual"][h]
+            assert whole < 10 and unusual > whole + 10, (bad, h, whole, unusual)
+    assert score["moved"]["unusual_share"]["1"] > score["erased"]["unusual_share"]["1"]  # its own sprite counts
+    assert not unusual_mask(arena.astype(np.uint8), arena).any()
+    assert masked_psnr(real, real, np.zeros(real.shape[:-1], bool)) is None
+
+
 def test_counterfactual_frames_replay_the_game():
     from worldmodel.data.episodes import episode_seed, play_episode
     from worldmodel.envs import make_env

@@ -156,6 +156,7 @@ def run_eval(checkpoint, out, env_spec: str | None = None, seed: int = 1, episod
                **{k: scores[k] for k in ("psnr", "psnr_copy_last", "psnr_random_actions")},
                "dpsnr": {h: scores["dpsnr"][h] for h in ("4", "16")},
                "sharpness": scores["sharpness"],
+               **{k: scores[k] for k in ("psnr_unusual", "psnr_unusual_copy_last", "unusual_share")},
                **{k: scores[k] for k in ("psnr_counterfactual", "psnr_copy_last_counterfactual") if k in scores},
                "action_gap": gap,
                "ssim": scores["ssim"], "ssim_copy_last": scores["ssim_copy_last"],
@@ -268,9 +269,12 @@ def format_table(m: dict) -> str:
                       ("psnr_counterfactual", "counterfactual PSNR (random actions vs the game replayed with them)"),
                       ("psnr_copy_last_counterfactual", "counterfactual PSNR, copy last frame"),
                       ("sharpness", "sharpness (detail of world / real frames)"),
+                      ("psnr_unusual", "PSNR where a frame stands out from the usual view, world"),
+                      ("psnr_unusual_copy_last", "the same pixels, copy last frame"),
+                      ("unusual_share", "share of pixels that stand out"),
                       ("ssim", "SSIM, world, real actions"), ("ssim_copy_last", "SSIM, copy last frame")):
         if key in m:
-            rows.append(f"| {name} | " + " | ".join(f"{m[key][h]:.2f}" if h in m[key] else "" for h in hs) + " |")
+            rows.append(f"| {name} | " + " | ".join("" if m[key].get(h) is None else f"{m[key][h]:.2f}" for h in hs) + " |")
     return "\n".join(rows)
 
 

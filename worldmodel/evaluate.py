@@ -15,7 +15,7 @@ from dynamics import network_actions
 
 from .action import Action
 from .data import Episode, window_index
-from .metrics import mean_psnr, mean_ssim
+from .metrics import masked_psnr, mean_psnr, mean_ssim, unusual_mask
 from .stability import frame_sharpness
 
 
@@ -199,10 +199,30 @@ def score_rollouts(rollouts: dict[str, np.ndarray], horizons, with_ssim: bool = 
         out["psnr_counterfactual"] = {str(h): mean_psnr(rollouts["psnr_random_actions"][:, h - 1], cf[:, h - 1])
                                       for h in horizons}
         out["psnr_copy_last_counterfactual"] = {str(h): mean_psnr(real[:, 0], cf[:, h - 1]) for h in horizons}
+    out.update(_unusual_scores(rollouts, horizons))
     if with_ssim:
         out["ssim"] = {str(h): mean_ssim(rollouts["psnr"][:, h - 1], target[:, h - 1]) for h in horizons}
         out["ssim_copy_last"] = {str(h): mean_ssim(real[:, 0], target[:, h - 1]) for h in horizons}
     out["rollouts"] = len(real)
+    return out
+
+
+def _unusual_scores(rollouts: dict[str, np.ndarray], horizons) -> dict:
+    """PSNR only where a frame stands out from the game's usual view (metrics.unusual_mask against
+    the per-pixel median of the rollouts' real frames): where the real frame, the world's frame
+    (real actions) or the repeated start frame does, the same pixels for the world and for
+    copy-last. Whole-frame PSNR is mostly the arena, which any frame of it matches; a world that
+    erases a distant sprite, or draws one where the game has none, loses only here."""
+    real = rollouts["real"]
+    reference = np.median(real.reshape(-1, *real.shape[-3:]), axis=0)
+    base = unusual_mask(real[:, 0], reference)
+    out = {"psnr_unusual": {}, "psnr_unusual_copy_last": {}, "unusual_share": {}}
+    for h in horizons:
+        target, world = real[:, h], rollouts["psnr"][:, h - 1]
+        mask = base | unusual_mask(target, reference) | unusual_mask(world, reference)
+        out["psnr_unusual"][str(h)] = masked_psnr(world, target, mask)
+        out["psnr_unusual_copy_last"][str(h)] = masked_psnr(real[:, 0], target, mask)
+        out["unusual_share"][str(h)] = float(mask.mean())
     return out
 
 

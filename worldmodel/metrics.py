@@ -32,6 +32,30 @@ def mean_psnr(a, b) -> float:
     return float(min(MAX_PSNR, 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))))
 
 
+UNUSUAL_THRESHOLD = 48  # of 255, on any colour channel: a distant demon, a muzzle flash, a moving boxer
+
+
+def unusual_mask(frames, reference, threshold: int = UNUSUAL_THRESHOLD) -> np.ndarray:
+    """Where (..., H, W, 3) uint8 frames stand out from the usual view `reference` (H, W, 3) (the
+    per-pixel median of a game's frames: the empty arena, the empty ring): a colour channel
+    `threshold` or more away, grown by one pixel so a sprite's edge counts. -> bool (..., H, W)."""
+    d = np.abs(np.asarray(frames, dtype=np.int16) - np.asarray(reference, dtype=np.int16)).max(-1) >= threshold
+    t = torch.from_numpy(d.reshape(-1, 1, *d.shape[-2:]).astype(np.float32))
+    return (torch.nn.functional.max_pool2d(t, 3, stride=1, padding=1) > 0).numpy().reshape(d.shape)
+
+
+def masked_psnr(a, b, mask) -> float | None:
+    """PSNR in dB of the mean squared error over the pixels of (..., H, W, 3) frames where the
+    bool `mask` (..., H, W) is set (all three channels); None where it is set nowhere."""
+    mask = np.asarray(mask, dtype=bool)
+    n = int(mask.sum())
+    if n == 0:
+        return None
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    mse = float((diff ** 2).sum(-1)[mask].sum() / (3 * n))
+    return float(min(MAX_PSNR, 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))))
+
+
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     x = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-x ** 2 / (2 * sigma ** 2))
