@@ -153,6 +153,25 @@ def test_train_world_with_latents_fits_that_wide_an_autoencoder(tmp_path, monkey
             pipeline.plan_training("procedural", 1.0, latents=bad)
 
 
+def test_train_world_with_latent_norm_channel_whitens_the_autoencoder(tmp_path, monkeypatch):
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt("stopped at the dynamics stage")
+
+    monkeypatch.setattr(pipeline, "train_dynamics", stop)
+    out = tmp_path / "w"
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train_world("procedural", out, 0.005, size=32, latents=8, latent_norm="channel", say=lambda s: None)
+    state = json.loads((out / "pipeline.json").read_text())
+    from worldmodel.world_checkpoint import load_autoencoder
+    ae = load_autoencoder(out / "work" / "autoencoder")
+    assert ae.config.latent_norm == "channel" and len(set(ae.latent_std.tolist())) == 8   # a std per channel
+    assert "--latents 8 --latent-norm channel" in pipeline.command_line(state["plan"])
+    with pytest.raises(ValueError, match=r"differs in --latent-norm\)"):   # a resume must not change the latents
+        pipeline.train_world("procedural", out, 0.005, size=32, latents=8, say=lambda s: None)
+    with pytest.raises(ValueError, match="--latent-norm must be one of shared, channel"):
+        pipeline.plan_training("procedural", 1.0, latent_norm="pixel")
+
+
 def _metrics(dpsnr4, psnr1, copy1, sharp16, collapsed):
     return {"dpsnr": {"4": dpsnr4, "16": dpsnr4}, "psnr": {"1": psnr1, "4": 20.0, "16": 19.0},
             "psnr_copy_last": {"1": copy1, "4": 19.0, "16": 18.0}, "psnr_counterfactual": {"4": 19.5},

@@ -116,12 +116,13 @@ def fit_wide_enough(fit, copy_last_db: float, widths=AE_WIDTHS, margin: float = 
 
 
 def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky", clock: bool = False,
-                  latents: int | None = None, salience: float = 0.0) -> dict:
+                  latents: int | None = None, salience: float = 0.0, latent_norm: str = "shared") -> dict:
     """How `hours` are spent: the recording's size, the presets for the frame size, and the share
     of the time left that each training stage gets when it starts (so the budget is filled
     however long the recording took). `latents`: the patch PCA's width (None: the narrowest of
     AE_WIDTHS that clears copy-last, fit_wide_enough). `salience`: the dynamics loss's
-    DiffusionConfig.salience_weight (0: off)."""
+    DiffusionConfig.salience_weight (0: off). `latent_norm`: the autoencoder's
+    AutoencoderConfig.latent_norm ("shared" or "channel", whitened)."""
     if not hours > 0:
         raise ValueError(f"--hours must be positive, got {hours}")
     if size not in (32, 64):
@@ -131,10 +132,13 @@ def plan_training(env: str, hours: float, size: int = 64, policy: str = "sticky"
                          f"{PCA_MAX_WIDTH} values), got {latents}")
     if not salience >= 0:
         raise ValueError(f"--salience-weight must be >= 0, got {salience}")
+    from autoencoder.models import LATENT_NORMS
+    if latent_norm not in LATENT_NORMS:
+        raise ValueError(f"--latent-norm must be one of {', '.join(LATENT_NORMS)}, got {latent_norm!r}")
     small = hours < 0.5
     dynamics = "cpu-unet" if size == 64 else "tiny-unet"
     return {"env": env, "hours": hours, "size": size, "policy": policy, "clock": bool(clock), "latents": latents,
-            "salience": float(salience),
+            "salience": float(salience), "latent_norm": latent_norm,
             "episodes": int(min(200, max(4, round(100 * hours)))), "steps": 60 if small else 300,
             "branch_points": 2 if small else 8,
             "autoencoder": "pca" if size == 64 else "pca-tiny", "dynamics": dynamics, "distill": True,
@@ -161,10 +165,12 @@ def _load_plan(out: Path, plan: dict) -> dict:
         saved["plan"].setdefault("clock", False)        # ... and before --clock
         saved["plan"].setdefault("latents", None)       # ... and before --latents
         saved["plan"].setdefault("salience", 0.0)       # ... and before --salience-weight
-        differ = [key for key in ("env", "hours", "size", "policy", "clock", "latents", "salience")
+        saved["plan"].setdefault("latent_norm", "shared")   # ... and before --latent-norm
+        differ = [key for key in ("env", "hours", "size", "policy", "clock", "latents", "salience", "latent_norm")
                   if saved["plan"][key] != plan[key]]
         if differ:
-            options = [{"salience": "salience-weight"}.get(key, key) for key in differ]   # plan key -> option
+            options = [{"salience": "salience-weight", "latent_norm": "latent-norm"}.get(key, key)
+                       for key in differ]                                      # plan key -> option
             raise ValueError(f"{out} is a `worldmodel train` run of {command_line(saved['plan'])} (this command "
                              f"differs in --{', --'.join(options)}); resume it with the same settings or train into a "
                              "new --out folder")
@@ -202,11 +208,13 @@ def command_line(plan: dict) -> str:
     """The `worldmodel train` options that made a plan (those that pipeline.json's plan records)."""
     return (f"--env {plan['env']} --hours {plan['hours']:g} --size {plan['size']} --policy {plan.get('policy', 'sticky')}"
             + (" --clock" if plan.get("clock") else "") + (f" --latents {plan['latents']}" if plan.get("latents") else "")
-            + (f" --salience-weight {plan['salience']:g}" if plan.get("salience") else ""))
+            + (f" --salience-weight {plan['salience']:g}" if plan.get("salience") else "")
+            + (f" --latent-norm {plan['latent_norm']}" if plan.get("latent_norm", "shared") != "shared" else ""))
 
 
 def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "sticky", clock: bool = False,
-                latents: int | None = None, salience: float = 0.0, seed: int = 0, device=None, say=print,
+                latents: int | None = None, salience: float = 0.0, latent_norm: str = "shared", seed: int = 0,
+                device=None, say=print,
                 policies=named_policy) -> dict:
     """Record `env`, fit the autoencoder, train the dynamics, distill the student, fit reward and
     end heads where the game has rewards, evaluate on fresh seeds and write the model card, all
@@ -217,7 +225,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     turns the policy's name into what `record` plays with (`named_policy`). `clock`: the dynamics
     also read each frame's episode step (DynamicsConfig.clock). `latents`: the patch PCA's width,
     instead of the narrowest that clears copy-last. `salience`: the dynamics loss's salience weight
-    (DiffusionConfig.salience_weight)."""
+    (DiffusionConfig.salience_weight). `latent_norm`: "channel" whitens the autoencoder's latents
+    (AutoencoderConfig.latent_norm)."""
     from .data import BranchConfig, record
     from .envs import make_env
     from .eval_report import run_eval
@@ -226,7 +235,7 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
     from dynamics.distill import DistillConfig
 
     out = Path(out)
-    plan = plan_training(env, hours, size, policy, clock, latents, salience)
+    plan = plan_training(env, hours, size, policy, clock, latents, salience, latent_norm)
     from .data import POLICIES
     if policy not in POLICIES:                     # an unknown agent fails now, before anything is saved
         env_ = make_env(env, size=size)
@@ -300,7 +309,8 @@ def train_world(env: str, out, hours: float, *, size: int = 64, policy: str = "s
         copy_last = copy_last_psnr(data, seed)
 
         def fit(width: int) -> dict:
-            m = train_autoencoder(data, ae_dir, plan["autoencoder"], seed=seed, device=device, latent_channels=width)
+            m = train_autoencoder(data, ae_dir, plan["autoencoder"], seed=seed, device=device, latent_channels=width,
+                                  latent_norm=plan.get("latent_norm", "shared"))
             say(f"    {width} latent channels: {m['val_psnr']:.2f} dB (copy-last@1 of the recording {copy_last:.2f} dB)")
             return m
         widths = AE_WIDTHS if plan["autoencoder"].startswith("pca") else (None,)   # a conv preset keeps its width
