@@ -6,10 +6,10 @@ from .cache import FrameCache, KVCache
 from .diffusion import Denoiser, DiffusionConfig, diffusion_loss
 from .networks import build_network, network_actions
 from .presets import PRESETS, DynamicsTrainConfig
-from .sampler import SAMPLERS, euler_sample, guided, heun_sample, karras_sigmas
+from .sampler import SAMPLERS, euler_sample, guided, heun_sample, karras_sigmas, warm_start_input
 from .transformer import DynamicsConfig, DynamicsTransformer
 from .unet import DynamicsUNet
 
 __all__ = ["FrameCache", "KVCache", "Denoiser", "DiffusionConfig", "build_network", "network_actions", "diffusion_loss", "PRESETS", "DynamicsTrainConfig",
-           "SAMPLERS", "euler_sample", "guided", "heun_sample", "karras_sigmas", "DynamicsConfig",
+           "SAMPLERS", "euler_sample", "guided", "heun_sample", "karras_sigmas", "warm_start_input", "DynamicsConfig",
            "DynamicsTransformer", "DynamicsUNet"]

@@ -17,7 +17,9 @@ Method (trajectory distillation, guidance folded in):
   on the small things the teacher draws, as the teacher's own loss did.
 - Inputs match play time: past frames are real latents at the context noise level, the current
   frame is a real latent plus noise at level a (pure noise at the first level, as the sampler
-  starts), and the teacher sees the past through the KV cache, as when playing.
+  starts; with a warm start, the previous real latent plus noise at that level, as
+  sampler.warm_start_input starts), and the teacher sees the past through the KV cache, as when
+  playing.
 The student starts as a copy of the teacher and is an ordinary world checkpoint; the loop that
 trains it is worldmodel/train/distill.py.
 """
@@ -41,6 +43,7 @@ class DistillConfig:
     batch_size: int = 32
     lr: float = 2e-4
     ema: float = 0.99
+    warm_start: float = 0.0    # > 0: both sample from the previous frame noised to this sigma (SDEdit)
 
     def __post_init__(self):
         if self.student_steps < 1 or self.teacher_steps % self.student_steps:
@@ -48,10 +51,12 @@ class DistillConfig:
                              f"({self.student_steps})")
         if not np.isfinite(self.guidance):
             raise ValueError(f"guidance must be finite, got {self.guidance}")
+        if not self.warm_start >= 0:
+            raise ValueError(f"warm_start must be >= 0 (0: off), got {self.warm_start}")
 
     def schedules(self, diffusion) -> tuple[list[float], list[float]]:
         """(teacher noise levels, student noise levels), both ending at 0; the student's are a subset."""
-        teacher = karras_sigmas(self.teacher_steps, diffusion)
+        teacher = karras_sigmas(self.teacher_steps, diffusion, self.warm_start or None)
         return teacher, subsample_sigmas(teacher, self.student_steps)
 
 
@@ -89,7 +94,10 @@ def distill_loss(student: Denoiser, teacher: Denoiser, x0, actions, has_action, 
     past = x0[:, :-1] + sig_ctx * torch.randn(x0[:, :-1].shape, generator=generator, device=dev)
     past_sigma = torch.full((b, t - 1), sig_ctx, device=dev)
     eps = torch.randn(x0[:, -1].shape, generator=generator, device=dev)
-    x = eps * a if segment == 0 else x0[:, -1] + a * eps              # (b, c, h, w), like the sampler
+    if segment == 0:                                                  # (b, c, h, w), as the sampler starts
+        x = x0[:, -2] + a * eps if cfg.warm_start else eps * a
+    else:
+        x = x0[:, -1] + a * eps
     xs = torch.cat([past, x[:, None]], 1)                             # (b, t, c, h, w)
     sigmas = torch.cat([past_sigma, torch.full((b, 1), a, device=dev)], 1)
     # as the teacher was trained: some clips keep only their newest past frames, since a play

@@ -17,15 +17,29 @@ from .diffusion import DiffusionConfig
 DenoiseFn = Callable[[torch.Tensor, float, torch.Tensor], torch.Tensor]
 
 
-def karras_sigmas(steps: int, cfg: DiffusionConfig) -> list[float]:
-    """EDM's schedule: `steps` noise levels from sigma_max down to sigma_min, then 0."""
+def karras_sigmas(steps: int, cfg: DiffusionConfig, sigma_max: float | None = None) -> list[float]:
+    """EDM's schedule: `steps` noise levels from sigma_max (cfg's, or a warm start's lower one)
+    down to sigma_min, then 0."""
     if steps < 1:
         raise ValueError(f"need at least 1 denoising step, got {steps}")
+    top = cfg.sigma_max if sigma_max is None else float(sigma_max)
+    if not cfg.sigma_min < top <= cfg.sigma_max:
+        raise ValueError(f"a schedule must start in ({cfg.sigma_min:g}, {cfg.sigma_max:g}], got {top:g}")
     if steps == 1:
-        return [cfg.sigma_max, 0.0]
-    lo, hi = cfg.sigma_min ** (1 / cfg.rho), cfg.sigma_max ** (1 / cfg.rho)
+        return [top, 0.0]
+    lo, hi = cfg.sigma_min ** (1 / cfg.rho), top ** (1 / cfg.rho)
     s = [(hi + i / (steps - 1) * (lo - hi)) ** cfg.rho for i in range(steps)]
     return s + [0.0]
+
+
+def warm_start_input(previous: torch.Tensor, noise: torch.Tensor, sigma0: float) -> torch.Tensor:
+    """What to hand a sampler so that it starts from the previous latent frame noised to sigma0
+    rather than from pure noise (SDEdit, Meng et al. 2022): samplers scale their input by the
+    schedule's first level, so previous / sigma0 + noise becomes previous + sigma0 * noise. What the
+    previous frame shows and the noise does not hide (a sprite, at a low enough sigma0) stays in the
+    sampler's input; a schedule that starts at sigma_max hides everything and the denoiser must
+    redraw it from the past frames alone."""
+    return previous / sigma0 + noise
 
 
 def guided(denoise_fn: DenoiseFn, x: torch.Tensor, sigma: float, guidance: float) -> torch.Tensor:

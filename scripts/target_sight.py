@@ -63,6 +63,8 @@ def main() -> None:
                    help="sample the world in this many denoising steps instead of its own setting")
     p.add_argument("--guidance", type=float, default=None,
                    help="classifier-free guidance scale instead of the world's own setting")
+    p.add_argument("--warm-start", type=float, default=None, metavar="SIGMA",
+                   help="sample from the previous frame noised to SIGMA instead of pure noise (World's warm_start)")
     p.add_argument("--context-noise", type=float, default=None,
                    help="noise level of the past frames at play instead of the world's own setting")
     p.add_argument("--bins", type=int, default=0,
@@ -100,8 +102,8 @@ def main() -> None:
     if args.context_noise is not None:
         settings["context_noise"] = args.context_noise
     world = World.from_pretrained(args.world, device="cpu", **settings)
-    if args.sample_steps is not None or args.guidance is not None:
-        world.set_sampling(steps=args.sample_steps, guidance_scale=args.guidance)
+    if args.sample_steps is not None or args.guidance is not None or args.warm_start is not None:
+        world.set_sampling(steps=args.sample_steps, guidance_scale=args.guidance, warm_start=args.warm_start)
     print(f"sampling: {world.settings()}")
     game = world.config["env"]["env"]
     env = make_env(game, size=world.resolution[0])

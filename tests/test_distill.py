@@ -233,3 +233,33 @@ def test_a_student_equal_to_its_one_step_teacher_has_no_loss(tiny_unet_world, sh
         weighted = distill_loss(type(den)(wrong.net, salient.config), salient, x0, a, m, cfg, 0,
                                 torch.Generator().manual_seed(1)).item()
         assert weighted > 3 * plain
+
+
+def test_a_warm_start_is_distilled_and_carried_by_student_and_teacher(recording, tmp_path, tiny_unet_world):
+    """--warm-start s: the student is shown the previous real latent noised to s at its first step
+    (as World samples with warm_start), both checkpoints carry the setting, and the student's noise
+    levels start at s."""
+    _, _, den = load_world_parts(tiny_unet_world)
+    den = den.float()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.randn(4, 4, 4, 8, 8, generator=g)
+    a = torch.randn(4, 4, den.net.config.action_dim, generator=g)
+    m = torch.ones(4, 4, dtype=torch.bool)
+    shown = {}
+    for warm in (0.0, 0.01):
+        spy = type(den)(den.net, den.config)
+        spy.forward = lambda x, sigma, *r, _w=warm, **k: (shown.__setitem__(_w, x[:, -1].clone()),
+                                                          type(den).forward(spy, x, sigma, *r, **k))[1]
+        with torch.no_grad():
+            distill_loss(spy, den, x0, a, m, DistillConfig(1, 1, guidance=1.0, warm_start=warm), 0,
+                         torch.Generator().manual_seed(1))
+    assert (shown[0.01] - x0[:, -2]).abs().max() < 0.1           # the previous frame, barely noised
+    assert (shown[0.0] - x0[:, -2]).abs().mean() > 1.0           # pure noise at sigma_max
+    with pytest.raises(ValueError, match="warm_start"):
+        DistillConfig(warm_start=-1.0)
+    cfg = DistillConfig(student_steps=1, teacher_steps=2, guidance=2.0, steps=4, batch_size=4, warm_start=2.0)
+    out = distill_world(tiny_unet_world, recording, tmp_path / "student", cfg, progress=False)
+    student = World.from_pretrained(out)
+    assert student.settings()["warm_start"] == 2.0 and student.sigmas[0] == pytest.approx(2.0)
+    student.set_fast(False)
+    assert student.settings()["warm_start"] == 2.0 and student.steps == 2

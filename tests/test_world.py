@@ -188,3 +188,34 @@ def test_shipped_default_world_turns_the_way_of_its_keys():
     assert res["world_left_vs_right"] < 35                                 # clearly different (the old world: 59 dB)
     for turn, same in res["same"].items():
         assert same > res["opposite"][turn] + 0.5, (turn, same, res["opposite"][turn])
+
+
+def test_warm_start_samples_from_the_previous_frame(tiny_world):
+    """warm_start = s: each frame is sampled from the previous latent noised to s (SDEdit), on a
+    Karras schedule from s. Just above sigma_min the noise hides nothing and the denoiser, whose
+    skip connection carries its input at such a level, gives the previous frame back; from pure
+    noise the same world draws another frame."""
+    from dynamics import DiffusionConfig, karras_sigmas
+    cfg = DiffusionConfig()
+    assert karras_sigmas(4, cfg, 2.0)[0] == pytest.approx(2.0) and karras_sigmas(4, cfg, 2.0)[-1] == 0.0
+    with pytest.raises(ValueError, match="start in"):
+        karras_sigmas(4, cfg, cfg.sigma_max * 2)
+    start = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    deltas = {}
+    for warm in (0.0, 0.01):
+        world = World.from_pretrained(tiny_world, seed=1, warm_start=warm)
+        world.reset(start)
+        before = world.latent.clone()
+        world.step(Action.press("right"))
+        deltas[warm] = float((world.latent - before).abs().mean())
+    assert deltas[0.01] < 0.05 * deltas[0.0], deltas
+    world = World.from_pretrained(tiny_world, warm_start=2.0)
+    assert world.settings()["warm_start"] == 2.0 and "warm_start" not in World.from_pretrained(tiny_world).settings()
+    world.set_sampling(warm_start=0.0)
+    assert world.warm_start == 0.0
+    for bad in (-1.0, float("nan"), cfg.sigma_max * 2):
+        with pytest.raises(ValueError, match="warm_start"):
+            World.from_pretrained(tiny_world, warm_start=bad)
+    with pytest.raises(ValueError, match="warm_start"):
+        world.set_sampling(warm_start=-1.0)
+    assert world.warm_start == 0.0                          # a refused change leaves the old setting

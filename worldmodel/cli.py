@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "recording the teacher was trained on, if it is still there)")
     ds.add_argument("--teacher-steps", type=_positive, default=8, help="Euler steps of the teacher (default 8)")
     ds.add_argument("--guidance", type=float, default=2.0, help="the teacher's guidance scale, folded into the student (default 2)")
+    ds.add_argument("--warm-start", type=float, default=0.0, metavar="SIGMA",
+                    help="teacher and student sample each frame from the previous frame noised to SIGMA instead of "
+                         "from pure noise (SDEdit; default 0: off): what the noise does not hide stays where it was")
     ds.add_argument("--train-steps", type=_positive, default=600, help="training steps (default 600)")
     ds.add_argument("--batch-size", type=_positive, default=32, help="clips per training step (default 32)")
     ds.add_argument("--lr", type=float, default=2e-4, help="learning rate (default 2e-4)")
@@ -442,6 +445,9 @@ def _train_args(p):
 def _world_args(p, seed_default: int = 0, seed_help: str = "seed of the noise and of random actions"):
     p.add_argument("--steps", type=_positive, default=None, help="denoising steps per frame (default: the checkpoint's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale on the action")
+    p.add_argument("--warm-start", type=float, default=None, metavar="SIGMA",
+                   help="sample each frame from the previous one noised to SIGMA instead of from pure noise (SDEdit; "
+                        "0: off; default: the checkpoint's, off unless it was distilled with one)")
     p.add_argument("--seed", type=int, default=seed_default, help=f"{seed_help} (default {seed_default})")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
 
@@ -590,7 +596,7 @@ def cmd_distill(args) -> int:
     from .pipeline import distill_and_evaluate
     from .world_checkpoint import resolve_checkpoint
     cfg = DistillConfig(student_steps=args.steps, teacher_steps=args.teacher_steps, guidance=args.guidance,
-                        steps=args.train_steps, batch_size=args.batch_size, lr=args.lr)
+                        steps=args.train_steps, batch_size=args.batch_size, lr=args.lr, warm_start=args.warm_start)
     out, report = distill_and_evaluate(resolve_checkpoint(args.teacher), args.data, args.out, cfg,
                                        eval_starts=args.eval_starts, seed=args.seed, device=args.device,
                                        save_every=args.save_every, source=args.teacher, precision=args.precision,
@@ -628,7 +634,7 @@ def cmd_play(args) -> int:
         torch.set_num_threads(args.threads)
     ckpt = args.checkpoint_opt or args.checkpoint
     world = World.from_pretrained(ckpt, device=args.device, steps=args.steps, guidance_scale=args.guidance,
-                                  seed=args.seed)
+                                  warm_start=args.warm_start, seed=args.seed)
     start = args.image  # validated by reset()
     headless = args.headless or not _has_display()
     args.out = args.record or args.out            # headless, --record names the video too
@@ -690,7 +696,8 @@ def cmd_eval(args) -> int:
     from .eval_report import format_table, player_summary, run_eval
     if args.policy not in POLICIES:
         raise ValueError(f"unknown policy {args.policy!r}; choose from {', '.join(POLICIES)}")
-    settings = {k: v for k, v in (("steps", args.steps), ("guidance_scale", args.guidance)) if v is not None}
+    settings = {k: v for k, v in (("steps", args.steps), ("guidance_scale", args.guidance),
+                                  ("warm_start", args.warm_start)) if v is not None}
     m = run_eval(args.checkpoint, args.out, env_spec=args.env, seed=args.seed, episodes=args.episodes,
                  steps=args.episode_steps, starts=args.starts, policy=args.policy,
                  stability_frames=args.stability_frames, device=args.device, world_settings=settings)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
-from dynamics import SAMPLERS, Denoiser, FrameCache, KVCache, karras_sigmas, network_actions
+from dynamics import SAMPLERS, Denoiser, FrameCache, KVCache, karras_sigmas, network_actions, warm_start_input
 
 from .action import ACTION_DIM, Action, ActionError, action_from_json, action_windows, actions_to_array
 from .checkpoint import CheckpointError, load_checkpoint
@@ -53,7 +53,7 @@ class World:
                  dtype: str | torch.dtype | None = None, steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str | None = None,
                  context_noise: float | None = None, seed: int = 0, kv_cache: bool = True,
-                 path: Path | None = None, heads=None):
+                 path: Path | None = None, heads=None, warm_start: float | None = None):
         self.config, self.path = config, path
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -63,7 +63,7 @@ class World:
         self.autoencoder = autoencoder.to(self.device)
         self.denoiser = denoiser.to(self.device)
         self.heads = None if heads is None else heads.to(self.device)   # reward / episode-end heads
-        self._use_sampling(config.get("sampling", {}), steps, guidance_scale, sampler)
+        self._use_sampling(config.get("sampling", {}), steps, guidance_scale, sampler, warm_start)
         self.fast = True if "distilled" in config else None  # None: no student/teacher pair
         self._paths: dict[bool, tuple] = {}
         self.context_noise = float(context_noise if context_noise is not None else denoiser.config.context_noise)
@@ -76,9 +76,10 @@ class World:
     @classmethod
     def from_pretrained(cls, name_or_path=None, *, fast: bool | None = None, **settings) -> "World":
         """Load a world by shipped name (`worldmodel list`) or checkpoint folder. Settings:
-        device, dtype, steps, guidance_scale, sampler, context_noise, seed, kv_cache, and for a
-        distilled student `fast` (True: the student, the default; False: its guided teacher).
-        steps/guidance_scale/sampler apply to the path chosen here."""
+        device, dtype, steps, guidance_scale, sampler, context_noise, seed, kv_cache, warm_start
+        (sample each frame from the previous one noised to this sigma instead of from pure noise;
+        0: off), and for a distilled student `fast` (True: the student, the default; False: its
+        guided teacher). steps/guidance_scale/sampler/warm_start apply to the path chosen here."""
         path = resolve_checkpoint(name_or_path)
         config, tensors = load_checkpoint(path)
         ae, den = build_world_parts(path, config, tensors)
@@ -87,7 +88,7 @@ class World:
         if fast is not None and teacher_dir(path, config) is None:
             raise ValueError(f"{path} is not a distilled student, so it has no fast/slow switch")
         if fast is False:  # the teacher as the main path; the student stays switchable
-            sampling = {k: settings.pop(k, None) for k in ("steps", "guidance_scale", "sampler")}
+            sampling = {k: settings.pop(k, None) for k in ("steps", "guidance_scale", "sampler", "warm_start")}
             world = cls(ae, den, config, path=path, **settings)
             world.set_fast(False)
             world._use_sampling(world._paths[False][1], **sampling)
@@ -95,25 +96,30 @@ class World:
             return world
         return cls(ae, den, config, path=path, **settings)
 
-    def _use_sampling(self, sampling: dict, steps=None, guidance_scale=None, sampler=None) -> None:
+    def _use_sampling(self, sampling: dict, steps=None, guidance_scale=None, sampler=None, warm_start=None) -> None:
         """Sampling settings from a checkpoint's `sampling` block, where not given explicitly."""
         self.steps = int(steps if steps is not None else sampling.get("steps", 8))
         self.guidance_scale = float(guidance_scale if guidance_scale is not None else sampling.get("guidance_scale", 1.0))
         self.sampler = sampler or sampling.get("sampler", "euler")
-        # a distilled student carries the noise levels it was trained on
-        self.sigmas = sampling.get("sigmas") if self.steps == sampling.get("steps") else None
+        self.warm_start = float(warm_start if warm_start is not None else sampling.get("warm_start", 0.0))
+        # a distilled student carries the noise levels it was trained on (from its warm start, if any)
+        own = self.steps == sampling.get("steps") and self.warm_start == sampling.get("warm_start", 0.0)
+        self.sigmas = sampling.get("sigmas") if own else None
 
-    def set_sampling(self, steps: int | None = None, guidance_scale: float | None = None) -> None:
-        """Change the denoising steps and guidance scale of the path in use, mid-play. A student's
-        own noise levels serve only its own step count; other counts use the Karras schedule."""
+    def set_sampling(self, steps: int | None = None, guidance_scale: float | None = None,
+                     warm_start: float | None = None) -> None:
+        """Change the denoising steps, guidance scale and warm start (0: off) of the path in use,
+        mid-play. A student's own noise levels serve only its own step count and warm start;
+        others use the Karras schedule."""
         sampling = self._paths[self.fast][1] if self._paths else self.config.get("sampling", {})
-        old = (self.steps, self.guidance_scale, self.sigmas)
+        old = (self.steps, self.guidance_scale, self.sigmas, self.warm_start)
         self._use_sampling(sampling, self.steps if steps is None else steps,
-                           self.guidance_scale if guidance_scale is None else guidance_scale, self.sampler)
+                           self.guidance_scale if guidance_scale is None else guidance_scale, self.sampler,
+                           self.warm_start if warm_start is None else warm_start)
         try:
             self._validate_settings()
         except ValueError:
-            self.steps, self.guidance_scale, self.sigmas = old
+            self.steps, self.guidance_scale, self.sigmas, self.warm_start = old
             raise
 
     def set_fast(self, fast: bool) -> None:
@@ -164,6 +170,8 @@ class World:
         """The sampling settings in use (what a report should quote)."""
         out = {"steps": self.steps, "guidance_scale": self.guidance_scale, "sampler": self.sampler,
                "context_noise": self.context_noise}
+        if self.warm_start:
+            out["warm_start"] = self.warm_start
         if self.fast is not None:
             out["path"] = "student (fast)" if self.fast else "teacher (slow)"
         return out
@@ -362,7 +370,9 @@ class World:
             rep = x.shape[0] // b
             return self._denoise(x, sigma, net_acts.repeat(rep, 1), action_on, pos)
 
-        sigmas = self.sigmas or karras_sigmas(self.steps, self.denoiser.config)
+        sigmas = self.sigmas or karras_sigmas(self.steps, self.denoiser.config, self.warm_start or None)
+        if self.warm_start:                     # from the newest frame noised to sigmas[0], not pure noise
+            noise = warm_start_input(st.latent, noise, sigmas[0])
         with self._autocast():
             z = SAMPLERS[self.sampler](denoise_fn, noise, sigmas, self.guidance_scale).float()
             self._commit(z, net_acts, on, pos)
@@ -545,6 +555,9 @@ class World:
             raise ValueError(f"unknown sampler {self.sampler!r}; choose from {sorted(SAMPLERS)}")
         if not 0 <= self.context_noise < 10:
             raise ValueError(f"context_noise must be in [0, 10), got {self.context_noise}")
+        dc = self.denoiser.config
+        if not (self.warm_start == 0 or dc.sigma_min < self.warm_start <= dc.sigma_max):
+            raise ValueError(f"warm_start must be 0 (off) or in ({dc.sigma_min:g}, {dc.sigma_max:g}], got {self.warm_start}")
 
     def _autocast(self):
         if self.dtype == torch.float32:

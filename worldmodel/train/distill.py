@@ -72,7 +72,7 @@ def distill_world(teacher_path, data, out, cfg: DistillConfig, seed: int = 0, de
     _, s_sig = cfg.schedules(teacher.config)
     student_config = {**{k: v for k, v in config.items() if k not in ("trained_steps", "train")},
                       "sampling": {"steps": cfg.student_steps, "guidance_scale": 1.0, "sampler": "euler",
-                                   "sigmas": s_sig},
+                                   "sigmas": s_sig, **({"warm_start": cfg.warm_start} if cfg.warm_start else {})},
                       "distilled": {"teacher": "teacher", "method": "trajectory", **asdict(cfg),
                                     "seed": seed, "data": str(data), "teacher_source": source or str(teacher_path),
                                     **({"init": str(init)} if init is not None else {})}}
@@ -115,5 +115,5 @@ def _copy_teacher(src: Path, dst: Path, cfg: DistillConfig) -> None:
             shutil.copy(f, dst / f.name)
     config = json.loads((src / "config.json").read_text())
     config["sampling"] = {**config.get("sampling", {}), "steps": cfg.teacher_steps, "guidance_scale": cfg.guidance,
-                          "sampler": "euler"}
+                          "sampler": "euler", "warm_start": cfg.warm_start}
     (dst / "config.json").write_text(json.dumps(config, indent=2))
