@@ -2,7 +2,8 @@
 shipped sampling defaults were chosen (docs/TRAINING.md, checkpoints/*/MODEL_CARD.md).
 
     python scripts/sweep_sampling.py CHECKPOINT DATA [--steps 1,2,4] [--guidance 1,1.5,2.5]
-        [--sigma-max 5,20,80] [--sigmas "20,3,0.5,0;20,6,2,0.6,0"] [--starts 4] [--first-step]
+        [--sigma-max 5,20,80] [--sigmas "20,3,0.5,0;20,6,2,0.6,0"] [--warm-start 1,2] [--starts 4]
+        [--first-step]
 
 Each row: PSNR at 1/4/16 frames with the real actions against copy-last, dPSNR (real minus
 random actions) and sharpness (gradient energy against the real frames', 1 = as sharp) at 1/4/16.
@@ -10,6 +11,8 @@ Rollouts start evenly spread over each held-out episode after the game's settle 
 --steps use EDM's Karras schedule from --sigma-max (default: the checkpoint's). --sigmas adds
 explicit noise-level schedules, each ending at 0: with rho 7 the Karras schedule for 2 steps is
 20 -> 0.002 -> 0, whose second step is a no-op, so 2 real steps need a schedule of their own.
+--warm-start adds the --steps Karras schedules from each warm start s, sampled from the previous
+frame noised to s instead of from pure noise (World's warm_start).
 DATA is the world's recording; the held-out episodes of seed 0's split are used.
 
 --first-step also prints the latent MSE of the network's first denoising step on 256 held-out
@@ -68,6 +71,8 @@ def main() -> None:
     p.add_argument("--guidance", default="1,1.5,2.5", help="guidance scales, comma-separated")
     p.add_argument("--sigma-max", default="", help="starting noise levels of the Karras schedules (default: the checkpoint's)")
     p.add_argument("--sigmas", default="", help="explicit schedules, ';'-separated, each comma-separated and ending at 0")
+    p.add_argument("--warm-start", default="", help="warm starts, comma-separated: Karras schedules from each, sampled "
+                   "from the previous frame noised to it")
     p.add_argument("--starts", type=int, default=4, help="rollout starts per held-out episode")
     p.add_argument("--first-step", action="store_true", help="also the first-step latent MSE table")
     p.add_argument("--past", type=int, default=1, help="real past frames for --first-step (default 1, as in play)")
@@ -83,21 +88,25 @@ def main() -> None:
         first_step(a.checkpoint, held, a.past, a.device)
 
     base = World.from_pretrained(a.checkpoint, device=a.device).denoiser.config
-    schedules = []                                                       # (label, noise levels)
+    schedules = []                                                       # (label, noise levels, warm start)
     for smax in floats(a.sigma_max) or [base.sigma_max]:
         cfg = dataclasses.replace(base, sigma_max=smax)
-        schedules += [(f"{n} Karras from {smax:g}", karras_sigmas(n, cfg)) for n in (int(v) for v in floats(a.steps))]
+        schedules += [(f"{n} Karras from {smax:g}", karras_sigmas(n, cfg), 0.0) for n in (int(v) for v in floats(a.steps))]
+    for warm in floats(a.warm_start):
+        schedules += [(f"{n} Karras, warm start {warm:g}", karras_sigmas(n, base, warm), warm)
+                      for n in (int(v) for v in floats(a.steps))]
     for text in filter(None, (s.strip() for s in a.sigmas.split(";"))):
         sig = floats(text)
         if len(sig) < 2 or sig[-1] != 0 or any(x <= y for x, y in zip(sig, sig[1:])):
             p.error(f"--sigmas {text!r}: a schedule falls strictly and ends at 0")
-        schedules.append((" > ".join(f"{s:g}" for s in sig), sig))
+        schedules.append((" > ".join(f"{s:g}" for s in sig), sig, 0.0))
 
     print("| schedule | guidance | PSNR@1 / 4 / 16 | copy-last@1 / 4 / 16 | dPSNR@1 / 4 / 16 | sharpness@1 / 4 / 16 |")
     print("|---|---|---|---|---|---|")
-    for label, sig in schedules:
+    for label, sig, warm in schedules:
         for g in floats(a.guidance):
-            w = World.from_pretrained(a.checkpoint, steps=len(sig) - 1, guidance_scale=g, device=a.device, seed=0)
+            w = World.from_pretrained(a.checkpoint, steps=len(sig) - 1, guidance_scale=g, device=a.device, seed=0,
+                                      warm_start=warm)
             w.sigmas = sig
             m = rollout_metrics(w, held, horizons=(1, 4, 16), per_episode=a.starts, seed=0, skip=skip)
             row = [" / ".join(f"{m[k][h]:.2f}" for h in ("1", "4", "16"))
