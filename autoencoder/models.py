@@ -76,12 +76,15 @@ class Autoencoder(nn.Module):
         high-frequency channels then weigh as much as the structure in the loss, and the diffusion
         noise drowns them at the same sigma as the structure instead of long before it. With a
         shared std, a 32-channel patch PCA of defend_the_center spans channel stds from 4.8 to 0.07,
-        so at sigma 1 the fine channels that hold a distant demon are 15x under the noise."""
+        so at sigma 1 the fine channels that hold a distant demon are 14x under the noise."""
         zs = torch.cat([self.encode_raw(frames[i:i + batch]) for i in range(0, len(frames), batch)])
         mean = zs.mean(dim=(0, 2, 3))
         self.latent_mean.copy_(mean)
         if self.config.latent_norm == "channel":
-            self.latent_std.copy_(zs.std(dim=(0, 2, 3)).clamp_min(1e-4))
+            stds = zs.std(dim=(0, 2, 3))
+            # a channel that barely varies (a wide PCA of a flat game) is not blown up to its
+            # rounding noise: no std below a thousandth of the largest
+            self.latent_std.copy_(stds.clamp_min(max(1e-4, 1e-3 * float(stds.max()))))
         else:
             self.latent_std.fill_(float((zs - mean[:, None, None]).std().clamp_min(1e-4)))
 

@@ -181,6 +181,10 @@ def test_unusual_psnr_sees_an_erased_or_misplaced_sprite():
     assert score["moved"]["unusual_share"]["1"] > score["erased"]["unusual_share"]["1"]  # its own sprite counts
     assert not unusual_mask(arena.astype(np.uint8), arena).any()
     assert masked_psnr(real, real, np.zeros(real.shape[:-1], bool)) is None
+    from worldmodel.eval_report import format_table
+    row = [r for r in format_table({**score["right"], "psnr_unusual": {"1": None, "4": 20.0}}).splitlines()
+           if r.startswith("| PSNR where frames stand out")][0]
+    assert row.split("|")[2].strip() == "" and row.split("|")[3].strip() == "20.00"   # no such pixels: a blank cell
 
 
 def test_counterfactual_frames_replay_the_game():

@@ -269,9 +269,9 @@ def format_table(m: dict) -> str:
                       ("psnr_counterfactual", "counterfactual PSNR (random actions vs the game replayed with them)"),
                       ("psnr_copy_last_counterfactual", "counterfactual PSNR, copy last frame"),
                       ("sharpness", "sharpness (detail of world / real frames)"),
-                      ("psnr_unusual", "PSNR where a frame stands out from the usual view, world"),
-                      ("psnr_unusual_copy_last", "the same pixels, copy last frame"),
-                      ("unusual_share", "share of pixels that stand out"),
+                      ("psnr_unusual", "PSNR where frames stand out from the usual view (the real, world or start frame), world"),
+                      ("psnr_unusual_copy_last", "the same pixels, copy last frame (they include the world's own)"),
+                      ("unusual_share", "share of pixels in them"),
                       ("ssim", "SSIM, world, real actions"), ("ssim_copy_last", "SSIM, copy last frame")):
         if key in m:
             rows.append(f"| {name} | " + " | ".join("" if m[key].get(h) is None else f"{m[key][h]:.2f}" for h in hs) + " |")
@@ -297,7 +297,9 @@ def format_report(m: dict) -> str:
         f"at {m['resolution'][0]}x{m['resolution'][1]}; sampler {m['sampler']}; device {m['device']}; "
         f"{m['seconds']:.0f} s.", "",
         "PSNR is that of the mean squared error over all compared frames (frames in [0, 255]); the world "
-        "only ever sees its own frames after the start frame. Copy-last repeats the start frame.", "",
+        "only ever sees its own frames after the start frame. Copy-last repeats the start frame. The "
+        "usual view is the per-pixel median of the real frames; a pixel stands out where a colour lies 48 "
+        "or more grey levels from it (docs/ARCHITECTURE.md).", "",
         format_table(m), "",
         f"Autoencoder alone (reconstruction PSNR, the ceiling): **{m['recon_psnr']:.2f} dB**.", "",
         *_action_gap_lines(m),

@@ -187,7 +187,10 @@ def score_rollouts(rollouts: dict[str, np.ndarray], horizons, with_ssim: bool = 
     copy-last (repeat the start frame); dpsnr = real - random; sharpness = gradient energy of the
     world's frames (real actions) / that of the real frames; optionally SSIM of the world; and,
     where `rollouts` holds "real_random" (the real game replayed with the random actions), the
-    counterfactual PSNR of the random-action rollout against that real branch."""
+    counterfactual PSNR of the random-action rollout against that real branch; and the PSNR where
+    frames stand out from the usual view, of the world and of copy-last over the same pixels, with
+    the share of pixels that do (psnr_unusual, psnr_unusual_copy_last, unusual_share;
+    _unusual_scores)."""
     real = rollouts["real"]
     target, gens = _series(rollouts)
     out = {key: {str(h): mean_psnr(g[:, h - 1], target[:, h - 1]) for h in horizons} for key, g in gens.items()}

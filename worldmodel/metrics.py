@@ -39,7 +39,8 @@ def unusual_mask(frames, reference, threshold: int = UNUSUAL_THRESHOLD) -> np.nd
     """Where (..., H, W, 3) uint8 frames stand out from the usual view `reference` (H, W, 3) (the
     per-pixel median of a game's frames: the empty arena, the empty ring): a colour channel
     `threshold` or more away, grown by one pixel so a sprite's edge counts. -> bool (..., H, W)."""
-    d = np.abs(np.asarray(frames, dtype=np.int16) - np.asarray(reference, dtype=np.int16)).max(-1) >= threshold
+    ref = np.rint(np.asarray(reference, dtype=np.float64)).astype(np.int16)     # a median may fall on .5
+    d = np.abs(np.asarray(frames, dtype=np.int16) - ref).max(-1) >= threshold
     t = torch.from_numpy(d.reshape(-1, 1, *d.shape[-2:]).astype(np.float32))
     return (torch.nn.functional.max_pool2d(t, 3, stride=1, padding=1) > 0).numpy().reshape(d.shape)
 
