@@ -104,14 +104,18 @@ def test_train_world_refuses_other_settings_and_foreign_folders(tmp_path):
         pipeline.plan_training("procedural", 1.0, size=48)
 
 
-def test_train_world_with_clock_trains_dynamics_that_read_the_episode_step(tmp_path, monkeypatch):
-    seen = {}
-
+def _stop_at_dynamics(monkeypatch, seen: dict | None = None) -> None:
+    """`train_world` stops where the dynamics would train (noting what it was asked to train)."""
     def stop(*args, **kwargs):
-        seen.update(kwargs)
+        (seen if seen is not None else {}).update(kwargs)
         raise KeyboardInterrupt("stopped at the dynamics stage")
 
     monkeypatch.setattr(pipeline, "train_dynamics", stop)
+
+
+def test_train_world_with_clock_trains_dynamics_that_read_the_episode_step(tmp_path, monkeypatch):
+    seen = {}
+    _stop_at_dynamics(monkeypatch, seen)
     with pytest.raises(KeyboardInterrupt):
         pipeline.train_world("procedural", tmp_path / "w", 0.005, size=32, clock=True, say=lambda s: None)
     assert seen["overrides"] == {"model": {"clock": True}}
@@ -133,10 +137,7 @@ def test_train_world_with_clock_trains_dynamics_that_read_the_episode_step(tmp_p
 
 
 def test_train_world_with_latents_fits_that_wide_an_autoencoder(tmp_path, monkeypatch):
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt("stopped at the dynamics stage")
-
-    monkeypatch.setattr(pipeline, "train_dynamics", stop)
+    _stop_at_dynamics(monkeypatch)
     out = tmp_path / "w"
     with pytest.raises(KeyboardInterrupt):
         pipeline.train_world("procedural", out, 0.005, size=32, latents=8, say=lambda s: None)
@@ -154,10 +155,7 @@ def test_train_world_with_latents_fits_that_wide_an_autoencoder(tmp_path, monkey
 
 
 def test_train_world_with_latent_norm_channel_whitens_the_autoencoder(tmp_path, monkeypatch):
-    def stop(*args, **kwargs):
-        raise KeyboardInterrupt("stopped at the dynamics stage")
-
-    monkeypatch.setattr(pipeline, "train_dynamics", stop)
+    _stop_at_dynamics(monkeypatch)
     out = tmp_path / "w"
     with pytest.raises(KeyboardInterrupt):
         pipeline.train_world("procedural", out, 0.005, size=32, latents=8, latent_norm="channel", say=lambda s: None)
