@@ -122,3 +122,16 @@ def test_channel_latent_norm_whitens_and_reconstructs_the_same(recording, tmp_pa
     assert torch.allclose(stds["channel"], torch.ones_like(stds["channel"]), atol=0.15), stds["channel"]
     with pytest.raises(ValueError, match="latent_norm"):
         train_autoencoder(recording, tmp_path / "bad", "pca-tiny", progress=False, latent_norm="pixel")
+
+
+def test_a_finer_patch_pca_has_more_cells(recording, tmp_path):
+    """--downsample 2: 2x2-pixel patches, a latent of half the frame's side, and (12 numbers a
+    patch) at most 12 channels."""
+    from worldmodel.world_checkpoint import load_autoencoder
+    m = train_autoencoder(recording, tmp_path / "fine", "pca-tiny", progress=False, downsample=2, latent_channels=8)
+    ae = load_autoencoder(tmp_path / "fine")
+    assert ae.config.latent_size == 16 and ae.config.latent_channels == 8 and m["val_psnr"] > 20
+    with pytest.raises(ValueError, match="latent_channels must be 1..12"):
+        train_autoencoder(recording, tmp_path / "wide", "pca-tiny", progress=False, downsample=2, latent_channels=16)
+    with pytest.raises(ValueError, match="power of 2"):
+        train_autoencoder(recording, tmp_path / "odd", "pca-tiny", progress=False, downsample=3)

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--latent-channels", type=_positive, default=None,
                    help="latent width instead of the preset's (16): more keeps more detail, and the dynamics "
                         "has more to predict")
+    a.add_argument("--downsample", type=_positive, default=None, metavar="F",
+                   help="spatial compression instead of the preset's (4): F x F pixels per latent cell, so 2 "
+                        "gives a latent of half the frame's side (4x the cells) where a sprite spans more cells")
     a.add_argument("--latent-norm", default=None, choices=LATENT_NORMS,
                    help="latent normalisation: shared (default) scales all channels by one std, so the "
                         "dynamics' loss tracks the pixel error (for the patch PCA it is the pixel error); channel "
@@ -522,7 +525,7 @@ def cmd_train_autoencoder(args) -> int:
     from worldmodel.train.autoencoder import train_autoencoder
     m = train_autoencoder(args.data, args.out, args.preset, args.steps, args.batch_size, args.seed, args.device,
                           args.save_every, latent_channels=args.latent_channels,
-                          latent_norm=args.latent_norm)
+                          latent_norm=args.latent_norm, downsample=args.downsample)
     print(f"autoencoder {args.preset}: validation PSNR {m['val_psnr']:.2f} dB (train {m['train_psnr']:.2f} dB) "
           f"on {m['val_frames']} held-out frames -> {args.out}")
     return 0

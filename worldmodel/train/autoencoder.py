@@ -35,16 +35,19 @@ def split_frames(data: str | Path, seed: int = 0):
 def train_autoencoder(data: str | Path, out: str | Path, preset: str = "tiny", steps: int | None = None,
                       batch_size: int | None = None, seed: int = 0, device: str | None = None,
                       save_every: float = 120.0, progress: bool = True, latent_channels: int | None = None,
-                      latent_norm: str | None = None) -> dict:
+                      latent_norm: str | None = None, downsample: int | None = None) -> dict:
     """Fit (pca) or train (conv) the autoencoder `preset` on the recording `data` into `out`;
     `latent_channels` overrides the preset's latent width, `latent_norm` its latent normalisation
-    (see Autoencoder.fit_latent_stats). Returns the validation metrics."""
+    (see Autoencoder.fit_latent_stats), `downsample` its spatial compression (the patch side of a
+    PCA). Returns the validation metrics."""
     if preset not in PRESETS:
         raise ValueError(f"unknown autoencoder preset {preset!r}; choose from {sorted(PRESETS)}")
     out = Path(out)
     tc: AETrainConfig = PRESETS[preset]
     tc = replace(tc, steps=tc.steps if steps is None else steps,
                  batch_size=tc.batch_size if batch_size is None else batch_size)
+    if downsample is not None:                     # the config checks it (a power of 2 dividing the frame)
+        tc = replace(tc, model=replace(tc.model, downsample=downsample))
     if latent_channels is not None:
         if not 1 <= latent_channels <= 3 * tc.model.downsample ** 2:
             raise ValueError(f"latent_channels must be 1..{3 * tc.model.downsample ** 2} (the numbers in a "
