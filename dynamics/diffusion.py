@@ -168,13 +168,14 @@ def shorten_past(cfg: DiffusionConfig, x_noisy, sigma, mask, generator=None):
 
 def warp_loss(net, x0, actions, mask) -> torch.Tensor:
     """Motion compensation learned by regression: the clean previous frame warped by each frame's
-    action (DynamicsTransformer._warp) should match that frame. The diffusion loss reaches the
+    action (the network's _warp, transformer or U-Net) should match that frame. The diffusion loss reaches the
     warp only through the network's use of the previous frame, a weak and noisy signal; this
     one tells the warp directly what each action does to the view, so the previous-frame path
     carries a frame already moved by the action. Coarse to fine (the frames average-pooled 4x, 2x,
     then at full size): bilinear sampling has a gradient only towards the neighbouring latent
     cells, so a shift of several cells is found on the pooled frames first."""
     b, t = x0.shape[:2]
+    actions = actions[..., :net.config.action_dim]          # without the episode clock (U-Net, clock on)
     loss = 0.0
     for s in (4, 2, 1):
         xs = x0 if s == 1 else F.avg_pool2d(x0.flatten(0, 1).float(), s).unflatten(0, (b, t))

@@ -42,7 +42,7 @@ class DynamicsConfig:
     mlp_ratio: float = 4.0
     prev_frame: bool = True # also feed each token the previous frame's patch at the same place
     conv_width: int = 0     # > 0: residual 3x3-conv stem and head of this width around the blocks
-    warp: bool = False      # the previous frame reaches each frame warped by its action (see _warp)
+    warp: bool = False      # the previous frame reaches each frame warped by its action (see _warp; U-Net: one more stacked frame)
     warp_grid: int = 4      # the warp's flow field: a warp_grid x warp_grid grid of displacements
     warp_mode: str = "bilinear"  # how the warp resamples: "bilinear" or "bicubic" (keeps more detail, see _warp)
     # U-Net only. True: each predicted frame also reads its episode clock, the steps since the
@@ -186,6 +186,31 @@ class Block(nn.Module):
 ABSENT_C_NOISE = math.log(1e3) / 4  # c_noise of "no previous frame" (sigma = 1000: pure noise)
 
 
+def new_warp_mlp(action_dim: int, grid: int) -> nn.Sequential:
+    """action -> a coarse flow field (grid^2 displacements, x then y) for `warp_by_action`; the last
+    layer zero-initialised: the identity warp until training finds what each action does to the view."""
+    mlp = nn.Sequential(nn.Linear(action_dim, 64), nn.SiLU(), nn.Linear(64, 2 * grid ** 2))
+    nn.init.zeros_(mlp[2].weight)
+    nn.init.zeros_(mlp[2].bias)
+    return mlp
+
+
+def warp_by_action(warp_mlp: nn.Module, prev_x, actions, action_mask, grid: int, mode: str):
+    """prev_x (b, t, c, h, w) resampled along a grid x grid flow field that `warp_mlp` reads from
+    each frame's action (zero where action_mask is False: the null action), bilinearly spread over
+    the frame; displacements in grid_sample's [-1, 1] coordinates (2 = the frame's width), borders
+    repeated. Shared by the transformer's and the U-Net's `warp` option."""
+    b, t, c, h, w = prev_x.shape
+    a = (actions * action_mask[..., None].to(actions.dtype)).float()
+    flow = warp_mlp(a).float().reshape(b * t, 2, grid, grid)                  # (bt, xy, g, g)
+    flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
+    ident = torch.eye(2, 3, device=prev_x.device).expand(b * t, 2, 3)
+    where = F.affine_grid(ident, (b * t, c, h, w), align_corners=False) + flow  # (bt, h, w, 2)
+    out = F.grid_sample(prev_x.reshape(b * t, c, h, w).float(), where, mode=mode,
+                        padding_mode="border", align_corners=False)
+    return out.reshape(b, t, c, h, w).to(prev_x.dtype)
+
+
 def fourier_embedding(c_noise: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of the (preconditioned) noise level, (...,) -> (..., dim)."""
     half = dim // 2
@@ -245,10 +270,7 @@ class DynamicsTransformer(nn.Module):
             # action -> a coarse flow field (warp_grid^2 displacements) for the previous frame;
             # zero-initialised last layer: the identity warp until training finds what each action
             # does to the view
-            self.warp_mlp = nn.Sequential(nn.Linear(cfg.action_dim, 64), nn.SiLU(),
-                                          nn.Linear(64, 2 * cfg.warp_grid ** 2))
-            nn.init.zeros_(self.warp_mlp[2].weight)
-            nn.init.zeros_(self.warp_mlp[2].bias)
+            self.warp_mlp = new_warp_mlp(cfg.action_dim, cfg.warp_grid)
         self.pos_emb = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
         self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.action_mlp = nn.Sequential(nn.Linear(cfg.action_dim, d), nn.SiLU(), nn.Linear(d, d))
@@ -340,16 +362,8 @@ class DynamicsTransformer(nn.Module):
         warp of a held-out frame by the trained idle flow (a third of a cell) kept 0.38 of its detail,
         bicubic 0.62 (scripts/warp_detail.py); the previous-frame path of the network, and
         its direct copy to the output, start from that frame."""
-        b, t, c, h, w = prev_x.shape
-        g = self.config.warp_grid
-        a = (actions * action_mask[..., None].to(actions.dtype)).float()
-        flow = self.warp_mlp(a).float().reshape(b * t, 2, g, g)                # (bt, xy, g, g)
-        flow = F.interpolate(flow, size=(h, w), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
-        ident = torch.eye(2, 3, device=prev_x.device).expand(b * t, 2, 3)
-        grid = F.affine_grid(ident, (b * t, c, h, w), align_corners=False) + flow   # (bt, h, w, 2)
-        out = F.grid_sample(prev_x.reshape(b * t, c, h, w).float(), grid, mode=self.config.warp_mode,
-                            padding_mode="border", align_corners=False)
-        return out.reshape(b, t, c, h, w).to(prev_x.dtype)
+        return warp_by_action(self.warp_mlp, prev_x, actions, action_mask, self.config.warp_grid,
+                              self.config.warp_mode)
 
     def _previous(self, x, c_noise, cache):
         """Each input frame's previous frame (already scaled by c_in) and its c_noise: shifted by

@@ -221,6 +221,54 @@ def test_action_warp_starts_as_identity_and_keeps_the_cache_exact():
     assert torch.allclose(full[:, 3:], last, atol=1e-5)
 
 
+def test_unet_warp_starts_as_without_moves_the_previous_frame_and_keeps_the_cache_exact():
+    """DynamicsConfig(arch="unet", warp=True): the previous frame, warped by the frame's action,
+    joins the stack as one more frame. Its input weights start at zero (the network starts as the
+    one without it), a trained flow moves exactly the previous frame as the action says (the null
+    action where dropped), and the cached pass over the newest frame equals the full pass."""
+    import torch
+    from dynamics import DynamicsConfig, FrameCache
+    from dynamics.unet import DynamicsUNet
+    base = dict(arch="unet", latent_channels=4, latent_size=8, action_dim=25, dim=8, depth=1, context=3)
+    torch.manual_seed(0)
+    x, c, a = torch.randn(2, 4, 4, 8, 8), torch.randn(2, 4), torch.randn(2, 4, 25)
+    m = torch.tensor([[True, True, False, True]] * 2)
+    plain, warped = DynamicsUNet(DynamicsConfig(**base)), DynamicsUNet(DynamicsConfig(**base, warp=True))
+    for q in plain.parameters():
+        torch.nn.init.normal_(q, std=0.05)
+    state = {k: v for k, v in plain.state_dict().items() if not k.startswith("conv_in.weight")}
+    warped.load_state_dict(state, strict=False)
+    with torch.no_grad():
+        warped.conv_in.weight[:, :16].copy_(plain.conv_in.weight)     # the stacked frames; the warped one stays 0
+    assert torch.allclose(plain(x, c, a, m, torch.arange(4)), warped(x, c, a, m, torch.arange(4)), atol=1e-5)
+    # what the network reads: capture the stack, with the flow set to shift one latent column left
+    # for the null action only (bias 0.25 = 1/8 of the [-1, 1] width, x displacements first)
+    with torch.no_grad():
+        warped.warp_mlp[2].bias.copy_(torch.cat([torch.full((16,), 0.25), torch.zeros(16)]))
+    seen = []
+    hook = warped.conv_in.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+    warped(x, c, torch.zeros_like(a), m, torch.arange(4))
+    hook.remove()
+    stack = seen[0].reshape(2, 4, 5, 4, 8, 8)                    # (b, t, W+2, c, h, w)
+    prev = stack[:, 1:, 3]                                       # frame t's previous frame, as stacked
+    assert torch.equal(prev, x[:, :3])
+    assert torch.allclose(stack[:, 1:, 4][..., :-1], prev[..., 1:], atol=1e-5)   # warped: moved a column
+    assert torch.equal(stack[:, 0, 4], torch.zeros_like(x[:, 0]))                 # no previous frame: zeros
+    for q in warped.parameters():
+        torch.nn.init.normal_(q, std=0.05)
+    full = warped(x, c, a, m, torch.arange(4))
+    assert not torch.allclose(full, plain(x, c, a, m, torch.arange(4)), atol=1e-3)
+    cache = FrameCache(3)
+    warped(x[:, :3], c[:, :3], a[:, :3], m[:, :3], torch.arange(3), cache=cache, commit=True)
+    last = warped(x[:, 3:], c[:, 3:], a[:, 3:], m[:, 3:], torch.tensor([3]), cache=cache)
+    assert torch.allclose(full[:, 3:], last, atol=1e-5)
+    # the warp's own loss (diffusion.warp_loss) reaches the U-Net's flow, clock channel and all
+    from dynamics.diffusion import warp_loss
+    clocked = DynamicsUNet(DynamicsConfig(**base, warp=True, clock=True))
+    warp_loss(clocked, x, torch.cat([a, torch.arange(4.0).expand(2, 4)[..., None]], -1), m).backward()
+    assert clocked.warp_mlp[2].bias.grad.abs().sum() > 0
+
+
 def test_bicubic_warp_is_exact_on_whole_cells_and_keeps_more_detail_between_them():
     """DynamicsConfig.warp_mode: both resamplings move a frame by whole latent cells exactly; at
     half a cell bilinear averages neighbours (detail lost every step of a play), bicubic less."""
