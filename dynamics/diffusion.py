@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .transformer import DynamicsTransformer
+from .transformer import DynamicsTransformer, warp_by_action
 
 
 @dataclass
@@ -168,7 +168,7 @@ def shorten_past(cfg: DiffusionConfig, x_noisy, sigma, mask, generator=None):
 
 def warp_loss(net, x0, actions, mask) -> torch.Tensor:
     """Motion compensation learned by regression: the clean previous frame warped by each frame's
-    action (the network's _warp, transformer or U-Net) should match that frame. The diffusion loss reaches the
+    action (transformer.warp_by_action with the network's warp_mlp, transformer or U-Net) should match that frame. The diffusion loss reaches the
     warp only through the network's use of the previous frame, a weak and noisy signal; this
     one tells the warp directly what each action does to the view, so the previous-frame path
     carries a frame already moved by the action. Coarse to fine (the frames average-pooled 4x, 2x,
@@ -179,7 +179,8 @@ def warp_loss(net, x0, actions, mask) -> torch.Tensor:
     loss = 0.0
     for s in (4, 2, 1):
         xs = x0 if s == 1 else F.avg_pool2d(x0.flatten(0, 1).float(), s).unflatten(0, (b, t))
-        warped = net._warp(xs[:, :-1], actions[:, 1:], mask[:, 1:])          # (b, t-1, c, h/s, w/s)
+        warped = warp_by_action(net.warp_mlp, xs[:, :-1], actions[:, 1:], mask[:, 1:], net.config.warp_grid,
+                                net.config.warp_mode)                       # (b, t-1, c, h/s, w/s)
         loss = loss + (warped.float() - xs[:, 1:].float()).pow(2).mean()
     return loss / 3
 

@@ -267,9 +267,6 @@ class DynamicsTransformer(nn.Module):
         if cfg.warp:
             if not cfg.prev_frame:
                 raise ValueError("warp needs prev_frame (it warps the previous frame)")
-            # action -> a coarse flow field (warp_grid^2 displacements) for the previous frame;
-            # zero-initialised last layer: the identity warp until training finds what each action
-            # does to the view
             self.warp_mlp = new_warp_mlp(cfg.action_dim, cfg.warp_grid)
         self.pos_emb = nn.Parameter(torch.randn(cfg.tokens_per_frame, d) * 0.02)
         self.noise_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))

@@ -78,15 +78,15 @@ class DynamicsUNet(nn.Module):
             self.clock_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
             nn.init.zeros_(self.clock_mlp[2].weight)
             nn.init.zeros_(self.clock_mlp[2].bias)
+        self.conv_in = nn.Conv2d(c * (w + 1 + cfg.warp), d, 3, padding=1)
         if cfg.warp:
             # Motion compensation (as the transformer's warp, transformer.py's _warp): the previous
             # frame, resampled along a flow field read from the frame's action, joins the stack as
             # one more frame. Why: a turn moves defend_the_center's view 2-3 pixels a step
             # (scripts/view_shift.py), part of a latent cell, which the 3x3 convolutions must
-            # otherwise learn to interpolate from the coefficients of neighbouring cells.
+            # otherwise learn to interpolate from the coefficients of neighbouring cells. Its input
+            # weights start at zero, so the network starts as the one without it.
             self.warp_mlp = new_warp_mlp(cfg.action_dim, cfg.warp_grid)
-        self.conv_in = nn.Conv2d(c * (w + 1 + cfg.warp), d, 3, padding=1)
-        if cfg.warp:    # the warped frame's weights start at zero: the network starts as without it
             nn.init.zeros_(self.conv_in.weight[:, c * (w + 1):])
         self.down = nn.ModuleList()
         cin = d
@@ -141,7 +141,8 @@ class DynamicsUNet(nn.Module):
         past_a = seq["a"][:, idx, :a] * seq["m"][:, idx, None].to(seq["a"].dtype)       # (b, n, W, a)
         stack = torch.cat([x[:, -n:, None], past_x], 2)                            # (b, n, W+1, c, h, w)
         if cfg.warp:                            # the previous frame moved as the action moves the view
-            warped = self._warp(past_x[:, :, -1], actions[:, -n:, :a], action_mask[:, -n:])  # (b, n, c, h, w)
+            warped = warp_by_action(self.warp_mlp, past_x[:, :, -1], actions[:, -n:, :a], action_mask[:, -n:],
+                                    cfg.warp_grid, cfg.warp_mode)                 # (b, n, c, h, w)
             stack = torch.cat([stack, warped[:, :, None]], 2)                      # (b, n, W+2, c, h, w)
         h = self.conv_in(rearrange(stack, "b n f c h w -> (b n) (f c) h w"))
         act = self.action_mlp(actions[:, -n:, :a])
@@ -170,12 +171,6 @@ class DynamicsUNet(nn.Module):
                 h = blk(h, cond)
         out = self.conv_out(F.silu(self.norm_out(h)))                              # (b*n, c, h, w)
         return rearrange(out, "(b n) c h w -> b n c h w", b=b)
-
-    def _warp(self, prev_x, actions, action_mask):
-        """prev_x (b, t, c, h, w) moved as each frame's action (b, t, action_dim) moves the view; the
-        name and signature are the transformer's, so diffusion.warp_loss trains either."""
-        return warp_by_action(self.warp_mlp, prev_x, actions, action_mask, self.config.warp_grid,
-                              self.config.warp_mode)
 
     def _sequence(self, x, c_noise, actions, action_mask, positions, cache):
         """The frames a prediction may look back on: W absent frames (zeros at a noise level that
